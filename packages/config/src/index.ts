@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { CuratorConfigError } from './errors.ts';
+
+export { CuratorConfigError } from './errors.ts';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/**
+ * Every environment variable Curator reads, with its default and meaning.
+ * The README's configuration table is printed from this list (`npm run curator -- config --markdown`).
+ */
+export const variables = {
+  HOST: { schema: z.string(), default: '0.0.0.0', doc: 'Gateway listen address.' },
+  PORT: { schema: int(0, 65535), default: '8080', doc: 'Gateway listen port.' },
+  PUBLIC_URL: { schema: z.string().optional(), default: undefined, doc: 'Base URL for links in responses (defaults to relative links).' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
+  REDIS_URL: { schema: z.string().optional(), default: undefined, doc: 'Redis for BullMQ. Unset: 127.0.0.1:6379, and `npm start` starts a local redis-server if none answers.' },
+  QUEUE_PREFIX: { schema: z.string().min(1), default: 'curator', doc: 'Key prefix of every queue in Redis (lets several deployments share one Redis).' },
+  S3_ENDPOINT: { schema: z.string().optional(), default: undefined, doc: 'S3 endpoint URL. Unset with `npm start`: an embedded s3rver on S3_EMBEDDED_PORT.' },
+  S3_REGION: { schema: z.string(), default: 'us-east-1', doc: 'S3 region.' },
+  S3_BUCKET: { schema: z.string().min(3), default: 'curator', doc: 'Bucket for images and cards.' },
+  S3_FORCE_PATH_STYLE: { schema: bool, default: 'true', doc: 'Path-style addressing (needed by MinIO, SeaweedFS, Garage, s3rver).' },
+  S3_ACCESS_KEY_ID: { schema: z.string().optional(), default: undefined, doc: 'S3 access key (else the AWS SDK default chain).' },
+  S3_SECRET_ACCESS_KEY: { schema: z.string().optional(), default: undefined, doc: 'S3 secret key.' },
+  S3_CREATE_BUCKET: { schema: bool, default: 'true', doc: 'Create the bucket on start when missing.' },
+  S3_EMBEDDED_PORT: { schema: int(0, 65535), default: '4569', doc: 'Port of the embedded s3rver that `npm start` runs when S3_ENDPOINT is unset.' },
+  PRESIGN_EXPIRES_SECONDS: { schema: int(1, 604800), default: '3600', doc: 'Lifetime of presigned image URLs (minted fresh on every read).' },
+  DATA_DIR: { schema: z.string(), default: '.data', doc: 'Where `npm start` keeps the embedded S3 data and local Redis files.' },
+  MODELS_DIR: { schema: z.string(), default: 'models', doc: 'Model folders, one per model id (`MODELS_DIR/<model-id>/`).' },
+  CURATOR_MODELS: { schema: z.enum(['real', 'test']), default: 'real', doc: '`test` runs on the generated small test models (no downloads).' },
+  CURATOR_DEVICE: { schema: z.enum(['auto', 'cuda', 'cpu']), default: 'auto', doc: '`auto` tries CUDA and falls back to CPU; `cuda` fails loudly.' },
+  CURATOR_DEVICE_ID: { schema: int(0, 64), default: '0', doc: 'CUDA device id.' },
+  WORKER_CONCURRENCY: { schema: int(1, 256), default: '4', doc: 'Jobs one worker process runs at once (models are shared, loaded once).' },
+  WORKER_POOLS: { schema: list.pipe(z.array(z.enum(['text', 'image'])).min(1)), default: 'text,image', doc: 'Queues this worker takes jobs from: `text` (classify, summarize, headline, curate text stages), `image`.' },
+  WORKER_HEARTBEAT_MS: { schema: int(100, 600000), default: '5000', doc: 'Heartbeat period; a worker silent for 3 periods counts as gone.' },
+  WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the worker\'s /metrics and /healthz (0: off).' },
+  JOB_ATTEMPTS: { schema: int(1, 20), default: '3', doc: 'Attempts for transient failures (storage, Redis), with exponential backoff.' },
+  JOB_BACKOFF_MS: { schema: int(0, 600000), default: '1000', doc: 'First retry delay; doubles each attempt.' },
+  JOB_TTL_SECONDS: { schema: int(60, 31536000), default: '86400', doc: 'How long job records and results are kept.' },
+  MAX_ARTICLE_CHARS: { schema: int(100, 10000000), default: '100000', doc: 'Longer articles are refused with 413.' },
+  FETCH_TIMEOUT_MS: { schema: int(100, 120000), default: '10000', doc: 'Article fetch time limit.' },
+  FETCH_MAX_BYTES: { schema: int(1024, 100000000), default: '5000000', doc: 'Article fetch size limit.' },
+  FETCH_MAX_REDIRECTS: { schema: int(0, 20), default: '5', doc: 'Article fetch redirect limit.' },
+  FETCH_ALLOW_PRIVATE: { schema: bool, default: 'false', doc: 'Allow fetching private/loopback addresses (tests only).' },
+  BATCH_MAX_SIZE: { schema: int(1, 256), default: '8', doc: 'Micro-batcher: most requests in one model batch.' },
+  BATCH_MAX_DELAY_MS: { schema: int(0, 1000), default: '5', doc: 'Micro-batcher: longest wait to fill a batch.' },
+  RATE_LIMIT_PER_MINUTE: { schema: int(0, 1000000), default: '0', doc: 'Per-client request limit on the gateway (0: off).' },
+} as const;
+
+type Variables = typeof variables;
+export type VariableName = keyof Variables;
+export type Env = { [K in VariableName]: z.output<Variables[K]['schema']> };
+
+/** Reads and validates every variable; a wrong value names the variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(variables) as [VariableName, Variables[VariableName]][]) {
+    const raw = source[name] === '' ? undefined : (source[name] ?? spec.default);
+    const parsed = (spec.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(source[name])}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new CuratorConfigError(problems);
+  return out as Env;
+}
+
+/** Markdown table of every variable, for the README. */
+export function configMarkdownTable(): string {
+  const rows = Object.entries(variables).map(([name, spec]) => `| \`${name}\` | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${spec.doc} |`);
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

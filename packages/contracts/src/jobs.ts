@@ -1,0 +1,333 @@
+import { z } from 'zod';
+import { errorInfoSchema } from './errors.ts';
+
+// ---------- inputs ----------
+
+export const textInputSchema = z
+  .object({
+    text: z.string().trim().min(1, 'must not be empty'),
+    title: z.string().trim().min(1).max(1000).optional(),
+  })
+  .strict()
+  .meta({ id: 'TextInput', description: 'Article text given inline.' });
+
+export const urlInputSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  })
+  .strict()
+  .meta({ id: 'UrlInput', description: 'Article fetched from a URL and extracted by the worker.' });
+
+export const articleInputSchema = z
+  .union([textInputSchema, urlInputSchema], { error: 'must be { text, title? } or { url }' })
+  .meta({ id: 'ArticleInput' });
+export type ArticleInput = z.infer<typeof articleInputSchema>;
+
+export const promptInputSchema = z
+  .object({ prompt: z.string().trim().min(1, 'must not be empty').max(2000) })
+  .strict()
+  .meta({ id: 'PromptInput' });
+
+// ---------- parameters ----------
+
+export const analysisTaskSchema = z.enum(['sentiment', 'genre']).meta({
+  id: 'AnalysisTask',
+  description: 'sentiment: negative/neutral/positive (BERTweet). genre: business/entertainment/politics/sport/tech (BBC news).',
+});
+export type AnalysisTask = z.infer<typeof analysisTaskSchema>;
+
+const seedSchema = z.int().min(0).max(2 ** 32 - 1).describe('Same seed, same output.');
+
+/** Decoding knobs shared by the summary and headline generators (Hugging Face `generate()` semantics). */
+export const generationParamsSchema = z
+  .object({
+    maxTokens: z.int().min(5).max(200).optional().describe('Maximum new tokens (defaults per stage).'),
+    minTokens: z.int().min(0).max(200).optional(),
+    numBeams: z.int().min(1).max(16).optional(),
+    numReturnSequences: z.int().min(1).max(16).optional(),
+    lengthPenalty: z.number().min(-10).max(10).optional(),
+    earlyStopping: z.boolean().optional(),
+    noRepeatNgramSize: z.int().min(0).max(10).optional(),
+    repetitionPenalty: z.number().min(1).max(10).optional(),
+    doSample: z.boolean().optional().describe('Sample instead of searching; temperature/topK/topP apply.'),
+    temperature: z.number().gt(0).max(100).optional(),
+    topK: z.int().min(0).max(1000).optional(),
+    topP: z.number().gt(0).max(1).optional(),
+    seed: seedSchema.optional(),
+  })
+  .strict()
+  .refine((p) => p.numReturnSequences === undefined || p.numReturnSequences <= (p.numBeams ?? 1) || p.doSample === true, {
+    message: 'numReturnSequences must not exceed numBeams',
+    path: ['numReturnSequences'],
+  })
+  .meta({ id: 'GenerationParams' });
+export type GenerationParams = z.infer<typeof generationParamsSchema>;
+
+export const schedulerNameSchema = z.enum(['pndm', 'ddim', 'euler', 'euler-ancestral', 'dpm-solver++']).meta({ id: 'SchedulerName' });
+export const imageFormatSchema = z.enum(['png', 'jpeg', 'webp']).meta({ id: 'ImageFormat' });
+
+const multipleOf8 = (name: string) =>
+  z.int().min(64).max(1024).refine((v) => v % 8 === 0, { message: `${name} must be a multiple of 8` });
+
+export const imageParamsSchema = z
+  .object({
+    negativePrompt: z.string().max(2000).optional(),
+    steps: z.int().min(1).max(150).default(25),
+    guidanceScale: z.number().min(0).max(30).default(7.5),
+    width: multipleOf8('width').default(512),
+    height: multipleOf8('height').default(512),
+    seed: seedSchema.optional(),
+    numImages: z.int().min(1).max(4).default(1),
+    scheduler: schedulerNameSchema.optional().describe("Defaults to the model's own scheduler (PNDM)."),
+    format: imageFormatSchema.default('png'),
+  })
+  .strict()
+  .meta({ id: 'ImageParams' });
+export type ImageParams = z.infer<typeof imageParamsSchema>;
+
+/** The reference tutorial's knobs for the whole card, bounded and defaulted. */
+export const curateParamsSchema = z
+  .object({
+    imagePrefix: z.string().max(500).default('Impressionist image - '),
+    summaryMaxTokens: z.int().min(5).max(200).default(30),
+    headlineMaxTokens: z.int().min(5).max(200).default(84),
+    temperature: z.number().min(0).max(100).default(0).describe('0 searches with beams; above 0 samples at that temperature.'),
+    noRepeatNgramSize: z.int().min(1).max(10).default(2),
+    analysis: analysisTaskSchema.default('sentiment'),
+    seed: seedSchema.optional(),
+    image: imageParamsSchema.partial().optional(),
+  })
+  .strict()
+  .meta({ id: 'CurateParams' });
+export type CurateParams = z.infer<typeof curateParamsSchema>;
+
+// ---------- job requests (a discriminated union on `type`) ----------
+
+export const curateRequestSchema = z
+  .object({ type: z.literal('curate'), input: articleInputSchema, params: curateParamsSchema.default(curateParamsSchema.parse({})) })
+  .strict()
+  .meta({ id: 'CurateJobRequest' });
+
+export const classifyRequestSchema = z
+  .object({
+    type: z.literal('classify'),
+    input: articleInputSchema,
+    params: z.object({ task: analysisTaskSchema.default('sentiment') }).strict().default({ task: 'sentiment' }),
+  })
+  .strict()
+  .meta({ id: 'ClassifyJobRequest' });
+
+export const summarizeRequestSchema = z
+  .object({ type: z.literal('summarize'), input: articleInputSchema, params: generationParamsSchema.default({}) })
+  .strict()
+  .meta({ id: 'SummarizeJobRequest' });
+
+export const headlineRequestSchema = z
+  .object({ type: z.literal('headline'), input: articleInputSchema, params: generationParamsSchema.default({}) })
+  .strict()
+  .meta({ id: 'HeadlineJobRequest' });
+
+export const textToImageRequestSchema = z
+  .object({ type: z.literal('text-to-image'), input: promptInputSchema, params: imageParamsSchema.default(imageParamsSchema.parse({})) })
+  .strict()
+  .meta({ id: 'TextToImageJobRequest' });
+
+export const jobRequestSchema = z
+  .discriminatedUnion('type', [curateRequestSchema, classifyRequestSchema, summarizeRequestSchema, headlineRequestSchema, textToImageRequestSchema])
+  .meta({ id: 'JobRequest' });
+export type JobRequest = z.output<typeof jobRequestSchema>;
+export type JobRequestInput = z.input<typeof jobRequestSchema>;
+export type JobType = JobRequest['type'];
+export const jobTypes = ['curate', 'classify', 'summarize', 'headline', 'text-to-image'] as const satisfies readonly JobType[];
+export const jobTypeSchema = z.enum(jobTypes).meta({ id: 'JobType' });
+export type JobRequestOf<T extends JobType> = Extract<JobRequest, { type: T }>;
+
+export const maxJobsPerBatch = 100;
+export const batchRequestSchema = z
+  .object({ jobs: z.array(jobRequestSchema).min(1, 'must hold at least one job').max(maxJobsPerBatch, `must hold at most ${maxJobsPerBatch} jobs`) })
+  .strict()
+  .meta({ id: 'BatchJobRequest' });
+
+/** `POST /jobs` takes one job or `{ jobs: [...] }`. */
+export const submitRequestSchema = z.union([batchRequestSchema, jobRequestSchema]);
+export type SubmitRequest = z.output<typeof submitRequestSchema>;
+
+// ---------- results ----------
+
+export const classificationSchema = z
+  .object({
+    task: analysisTaskSchema,
+    label: z.string(),
+    scores: z.record(z.string(), z.number()).describe('Probability per label, summing to 1.'),
+    model: z.string(),
+  })
+  .meta({ id: 'Classification' });
+export type Classification = z.infer<typeof classificationSchema>;
+
+export const generatedTextSchema = z
+  .object({
+    text: z.string(),
+    sequences: z.array(z.object({ text: z.string(), score: z.number() })).optional(),
+    tokens: z.int(),
+    model: z.string(),
+  })
+  .meta({ id: 'GeneratedText' });
+export type GeneratedText = z.infer<typeof generatedTextSchema>;
+
+export const storedImageSchema = z
+  .object({
+    key: z.string().describe('Object key in the image bucket.'),
+    url: z.url().describe('Presigned GET URL, minted fresh on every read.'),
+    expiresAt: z.iso.datetime(),
+    contentType: z.string(),
+    width: z.int(),
+    height: z.int(),
+    bytes: z.int(),
+  })
+  .meta({ id: 'StoredImage' });
+export type StoredImage = z.infer<typeof storedImageSchema>;
+
+export const imageGenerationSchema = z
+  .object({
+    seed: z.int(),
+    scheduler: schedulerNameSchema,
+    steps: z.int(),
+    guidanceScale: z.number(),
+    prompt: z.string(),
+    negativePrompt: z.string().optional(),
+    model: z.string(),
+  })
+  .meta({ id: 'ImageGeneration' });
+
+export const classifyResultSchema = classificationSchema.meta({ id: 'ClassifyResult' });
+export const summarizeResultSchema = generatedTextSchema.meta({ id: 'SummarizeResult' });
+export const headlineResultSchema = generatedTextSchema.meta({ id: 'HeadlineResult' });
+export const textToImageResultSchema = z
+  .object({ images: z.array(storedImageSchema.extend({ seed: z.int() })), generation: imageGenerationSchema })
+  .meta({ id: 'TextToImageResult' });
+export const curateResultSchema = z
+  .object({
+    title: z.string().nullable(),
+    summary: z.string(),
+    headline: z.string(),
+    analysis: classificationSchema,
+    image: z.object({ url: z.url(), cardUrl: z.url(), image: storedImageSchema, card: storedImageSchema, generation: imageGenerationSchema }),
+  })
+  .meta({ id: 'CurateResult' });
+
+export const jobResultSchema = z
+  .union([curateResultSchema, classifyResultSchema, summarizeResultSchema, textToImageResultSchema])
+  .meta({ id: 'JobResult' });
+
+// ---------- job records ----------
+
+export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']).meta({ id: 'JobStatus' });
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+export const stageStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped']);
+
+export const stageInputInfoSchema = z
+  .object({
+    tokens: z.int().describe('Tokens the model saw.'),
+    limit: z.int().describe("The model's window."),
+    truncated: z.boolean(),
+    originalTokens: z.int().optional(),
+  })
+  .meta({ id: 'StageInputInfo' });
+export type StageInputInfo = z.infer<typeof stageInputInfoSchema>;
+
+export const stageSchema = z
+  .object({
+    name: z.string(),
+    status: stageStatusSchema,
+    durationMs: z.number().nullable(),
+    cached: z.boolean(),
+    model: z.string().optional(),
+    input: stageInputInfoSchema.optional(),
+    metrics: z.record(z.string(), z.number()).optional().describe('Stage figures such as tokens, tokensPerSecond, timeToFirstTokenMs, steps.'),
+  })
+  .meta({ id: 'Stage' });
+export type Stage = z.infer<typeof stageSchema>;
+
+export const jobProgressSchema = z
+  .object({ percent: z.number().min(0).max(100), stage: z.string().nullable(), detail: z.string().optional() })
+  .meta({ id: 'JobProgress' });
+export type JobProgress = z.infer<typeof jobProgressSchema>;
+
+export const jobViewSchema = z
+  .object({
+    id: z.string(),
+    type: jobTypeSchema,
+    status: jobStatusSchema,
+    progress: jobProgressSchema,
+    stages: z.array(stageSchema),
+    attempts: z.object({ made: z.int(), max: z.int() }),
+    result: z.unknown().nullable().describe('Shape per job type: see the *Result schemas.'),
+    error: errorInfoSchema.nullable(),
+    createdAt: z.iso.datetime(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
+    links: z.object({ self: z.string(), events: z.string() }),
+  })
+  .meta({ id: 'Job' });
+export type JobView = z.infer<typeof jobViewSchema>;
+
+export const jobAcceptedSchema = z
+  .object({ id: z.string(), type: jobTypeSchema, status: z.literal('queued'), links: z.object({ self: z.string(), events: z.string() }) })
+  .meta({ id: 'JobAccepted' });
+export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
+
+export const batchAcceptedSchema = z.object({ jobs: z.array(jobAcceptedSchema) }).meta({ id: 'BatchAccepted' });
+
+export const jobLookupSchema = z
+  .object({
+    jobs: z.array(z.union([jobViewSchema, z.object({ id: z.string(), error: errorInfoSchema })])),
+  })
+  .meta({ id: 'JobLookup' });
+
+/** What a live event stream (`GET /jobs/:id/events`, server-sent events) carries. */
+export const jobEventSchema = z
+  .object({
+    event: z.enum(['snapshot', 'progress', 'completed', 'failed', 'canceled']),
+    job: jobViewSchema,
+  })
+  .meta({ id: 'JobEvent' });
+export type JobEvent = z.infer<typeof jobEventSchema>;
+
+// ---------- workers ----------
+
+export const loadedModelSchema = z
+  .object({
+    role: z.string(),
+    model: z.string(),
+    precision: z.string(),
+    device: z.string(),
+    loadMs: z.number(),
+    warmupMs: z.number().nullable(),
+  })
+  .meta({ id: 'LoadedModel' });
+export type LoadedModel = z.infer<typeof loadedModelSchema>;
+
+export const workerHeartbeatSchema = z
+  .object({
+    id: z.string(),
+    host: z.string(),
+    pid: z.int(),
+    pools: z.array(z.string()),
+    jobTypes: z.array(jobTypeSchema).describe('Job types this worker can run with the models it holds.'),
+    device: z.string(),
+    ready: z.boolean(),
+    concurrency: z.int(),
+    models: z.array(loadedModelSchema),
+    jobs: z.array(z.object({ id: z.string(), type: jobTypeSchema, stage: z.string().nullable() })),
+    startedAt: z.iso.datetime(),
+    lastSeen: z.iso.datetime(),
+    version: z.string(),
+  })
+  .meta({ id: 'WorkerHeartbeat' });
+export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
+
+export const workersResponseSchema = z.object({ workers: z.array(workerHeartbeatSchema) }).meta({ id: 'Workers' });
+
+// Sanity: every job error seen by clients has the common shape.
+export type JobErrorInfo = z.infer<typeof errorInfoSchema>;
