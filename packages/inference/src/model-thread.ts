@@ -35,7 +35,7 @@ export interface EngineCallContext {
 export interface CallOptions<P> {
   onProgress?: (progress: P) => void;
   signal?: AbortSignal;
-  transfer?: Transferable[];
+  transfer?: import('node:worker_threads').TransferListItem[];
 }
 
 interface PendingCall {
