@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { Agent, buildConnector, request } from 'undici';
 import htmlEncodingSniffer from 'html-encoding-sniffer';
 import { CuratorError } from '@curator/contracts';
@@ -143,14 +143,20 @@ function decompressed(body: Readable, encoding: string | undefined): Readable {
   switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
-      return body.pipe(createGunzip());
+      return pipeline(body, createGunzip(), () => {});
     case 'deflate':
-      return body.pipe(createInflate());
+      return pipeline(body, createInflate(), () => {});
     case 'br':
-      return body.pipe(createBrotliDecompress());
+      return pipeline(body, createBrotliDecompress(), () => {});
     default:
       return body;
   }
+}
+
+/** Drops a response body we will not read; undici reports the abort as an error nobody needs. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** Reads at most maxBytes (after decompression, so a small gzip bomb cannot blow up memory). */
@@ -167,7 +173,7 @@ async function readLimited(stream: Readable, maxBytes: number, url: string): Pro
       chunks.push(buffer);
     }
   } finally {
-    stream.destroy();
+    discard(stream);
   }
   return Buffer.concat(chunks, total);
 }
@@ -213,7 +219,7 @@ export async function fetchPage(url: string, options: FetchOptions): Promise<Fet
       const { statusCode, headers, body } = response;
 
       if (statusCode >= 300 && statusCode < 400 && statusCode !== 304) {
-        body.destroy();
+        discard(body);
         const location = headerValue(headers, 'location');
         if (!location) throw new CuratorError('fetch_failed', `${current.href} answered ${statusCode} without a Location`);
         if (redirects >= options.maxRedirects) {
@@ -224,20 +230,20 @@ export async function fetchPage(url: string, options: FetchOptions): Promise<Fet
       }
 
       if (statusCode < 200 || statusCode >= 300) {
-        body.destroy();
+        discard(body);
         const retryable = statusCode >= 500 || statusCode === 429 || statusCode === 408;
         throw new CuratorError('fetch_failed', `${current.href} answered HTTP ${statusCode}`, { retryable });
       }
 
       const { mediaType, charset: headerCharset } = parseContentType(headerValue(headers, 'content-type'));
       if (!(acceptedContentTypes as readonly string[]).includes(mediaType)) {
-        body.destroy();
+        discard(body);
         throw new CuratorError('unsupported_content', `${current.href} is ${mediaType || 'of no declared type'}; only ${acceptedContentTypes.join(', ')} can be read`);
       }
 
       const declaredLength = Number(headerValue(headers, 'content-length'));
       if (Number.isFinite(declaredLength) && declaredLength > options.maxBytes) {
-        body.destroy();
+        discard(body);
         throw new CuratorError('fetch_too_large', `${current.href} declares ${declaredLength} bytes, over the ${options.maxBytes} byte limit`);
       }
 
