@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1.7
+# Curator gateway: Fastify REST API. Node runs the TypeScript sources directly (type stripping), so there is
+# no build step: the image is production dependencies + sources.
+ARG NODE_VERSION=24.21.0
+
+FROM node:${NODE_VERSION}-bookworm-slim AS manifests
+WORKDIR /src
+# Only package.json files, so the dependency layer below is rebuilt when a manifest changes, not on every source edit.
+COPY package.json package-lock.json ./
+COPY packages packages
+COPY apps apps
+RUN find packages apps -type f ! -name package.json -delete && find packages apps -depth -type d -empty -delete
+
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY --from=manifests /src ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund -w apps/gateway
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+LABEL org.opencontainers.image.title="curator-gateway" \
+      org.opencontainers.image.description="Curator REST gateway"
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080
+WORKDIR /app
+# Sources stay root-owned and read-only for the process: it only needs to read them.
+COPY --from=deps /app ./
+COPY package.json ./
+COPY packages packages
+COPY apps apps
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "apps/gateway/src/main.ts"]
