@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { CuratorError, isCuratorError } from '@curator/contracts';
+import { CuratorConfigError, loadEnv } from '@curator/config';
+import { extractArticle, normalizeWhitespace, resolveArticle } from '@curator/articles';
+
+export interface ExtractOutput {
+  title: string | null;
+  text: string;
+  byline?: string;
+  lang?: string;
+}
+
+/** Where the command writes; tests pass their own. */
+export interface CommandIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  fail(exitCode: number): void;
+}
+
+const processIo: CommandIo = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  // exitCode rather than exit(): lets pending output drain before the process ends.
+  fail: (exitCode) => void (process.exitCode = exitCode),
+};
+
+const htmlExtensions = new Set(['.html', '.htm', '.xhtml', '.shtml']);
+const textExtensions = new Set(['.txt', '.text', '.md']);
+
+function looksLikeHtml(content: string): boolean {
+  return /^\s*(<!doctype html|<html|<head|<body|<meta|<article|<main|<div|<p[\s>])/i.test(content) || /<(html|body)[\s>]/i.test(content.slice(0, 4096));
+}
+
+async function extractFromFile(path: string): Promise<ExtractOutput> {
+  const absolute = resolve(path);
+  let content: string;
+  try {
+    content = new TextDecoder('utf-8').decode(await readFile(absolute));
+  } catch (error) {
+    throw new CuratorError('bad_input', `Cannot read ${absolute}: ${(error as Error).message}`, { cause: error });
+  }
+  const extension = extname(absolute).toLowerCase();
+  const isHtml = htmlExtensions.has(extension) || (!textExtensions.has(extension) && looksLikeHtml(content));
+  if (!isHtml) {
+    const text = normalizeWhitespace(content);
+    if (!text) throw new CuratorError('bad_input', `${absolute} is empty`);
+    return { title: null, text };
+  }
+  const article = extractArticle(content, pathToFileURL(absolute).href);
+  return pick(article);
+}
+
+function pick(article: ExtractOutput): ExtractOutput {
+  const output: ExtractOutput = { title: article.title, text: article.text };
+  if (article.byline) output.byline = article.byline;
+  if (article.lang) output.lang = article.lang;
+  return output;
+}
+
+/** `curator extract <fileOrUrl>`: prints the article found in a local file or at a URL as JSON. */
+export function registerExtractCommand(program: Command, io: CommandIo = processIo): void {
+  program
+    .command('extract')
+    .description('Extract the article from a local HTML or text file, or from an http(s) URL, and print it as JSON')
+    .argument('<fileOrUrl>', 'path of an .html/.txt file, or an http(s) URL')
+    .option('--allow-private', 'allow fetching private and loopback addresses (FETCH_ALLOW_PRIVATE)')
+    .action(async (fileOrUrl: string, options: { allowPrivate?: boolean }) => {
+      try {
+        let output: ExtractOutput;
+        if (/^https?:\/\//i.test(fileOrUrl)) {
+          const env = loadEnv();
+          const article = await resolveArticle(
+            { url: fileOrUrl },
+            {
+              timeoutMs: env.FETCH_TIMEOUT_MS,
+              maxBytes: env.FETCH_MAX_BYTES,
+              maxRedirects: env.FETCH_MAX_REDIRECTS,
+              allowPrivate: options.allowPrivate === true || env.FETCH_ALLOW_PRIVATE,
+            },
+          );
+          output = pick(article);
+        } else {
+          output = await extractFromFile(fileOrUrl);
+        }
+        io.stdout(`${JSON.stringify(output, null, 2)}\n`);
+      } catch (error) {
+        const code = isCuratorError(error) || error instanceof CuratorConfigError ? error.code : 'internal_error';
+        const message = error instanceof Error ? error.message : String(error);
+        io.stderr(`${code}: ${message}\n`);
+        io.fail(1);
+      }
+    });
+}
