@@ -154,6 +154,13 @@ describe('fetchPage against local servers', () => {
     assert.equal(site.connections(), connectionsBefore, 'a blocked address was connected to');
   });
 
+  test('a host name is judged on every address it resolves to', async () => {
+    const byName = `http://localhost:${site.port}/news/sea-wall`;
+    const page = await fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.1', '::1'] });
+    assert.equal(page.body, newsPage);
+    await assert.rejects(fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.2'] }), failsWith('fetch_blocked'));
+  });
+
   test('only http and https URLs are fetched', async () => {
     await assert.rejects(fetchPage('file:///etc/passwd', local), failsWith('fetch_blocked'));
     await assert.rejects(fetchPage('ftp://example.com/a.html', local), failsWith('fetch_blocked'));

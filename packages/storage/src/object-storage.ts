@@ -103,9 +103,8 @@ export function createObjectStorage(options: ObjectStorageOptions): ObjectStorag
     region: options.region,
     forcePathStyle: options.forcePathStyle,
     maxAttempts: options.maxAttempts ?? 3,
-    // The SDK's default (since 3.729) streams a CRC32 trailer with every upload and validates
-    // checksums on download. s3rver stores the aws-chunked framing verbatim and other S3-compatible
-    // servers (older MinIO, Ceph, Garage) reject or ignore it: only add checksums when an operation needs one.
+    // Since 3.729 the SDK sends streamed uploads with an aws-chunked CRC32 trailer by default; s3rver (and some
+    // other S3-compatible servers) store the chunk framing as the object. Only checksum where S3 requires it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
