@@ -225,7 +225,9 @@ export async function fetchPage(url: string, options: FetchOptions): Promise<Fet
         if (redirects >= options.maxRedirects) {
           throw new CuratorError('fetch_failed', `${url} redirected more than ${options.maxRedirects} times`);
         }
-        current = parseUrl(new URL(location, current).href);
+        const next = URL.parse(location, current);
+        if (!next) throw new CuratorError('fetch_failed', `${current.href} redirected to an invalid URL: ${location}`);
+        current = parseUrl(next.href);
         continue;
       }
 
