@@ -1,0 +1,138 @@
+// A small CLIP byte-level BPE tokenizer in the Hugging Face layout (vocab.json, merges.txt,
+// tokenizer.json, tokenizer_config.json, special_tokens_map.json): every byte as a symbol and as a
+// word end (`</w>`), merges that spell a few hundred common words, and the two CLIP special tokens.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const clipStartToken = '<|startoftext|>';
+export const clipEndToken = '<|endoftext|>';
+export const clipMaxLength = 77;
+
+/** GPT-2/CLIP's reversible byte -> printable character table, in vocabulary order. */
+export function clipByteAlphabet(): string[] {
+  const printable: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
+  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
+  const chars = printable.map((b) => String.fromCodePoint(b));
+  let extra = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!printable.includes(b)) chars.push(String.fromCodePoint(256 + extra++));
+  }
+  return chars;
+}
+
+const words = `a an the of in on at to for with and or by from as is are was were be been has have had it its this that
+news story report city world people year day night time man woman child children house car road river sea sky sun moon
+star tree forest mountain street market bank money price oil gas energy power water fire storm rain snow wind light dark
+red blue green yellow black white gold silver old new big small high low long short fast slow hot cold good bad best
+government minister president election vote party law court police war peace army health hospital doctor school student
+game team player match goal cup win lost football music film art photo painting portrait city landscape digital detailed
+beautiful realistic cinematic lighting highly style oil canvas watercolor sketch drawing illustration render dramatic
+crowd building bridge tower castle ship train plane robot computer phone technology science space planet earth ocean`
+  .split(/\s+/)
+  .filter(Boolean);
+
+/** Merges that build each word left to right, ending with the `</w>` piece (CLIP's word-final symbol). */
+function buildMerges(): Array<[string, string]> {
+  const seen = new Set<string>();
+  const merges: Array<[string, string]> = [];
+  for (const word of words) {
+    const chars = [...word];
+    if (chars.length < 2) continue;
+    let left = chars[0]!;
+    for (let i = 1; i < chars.length; i++) {
+      const right = i === chars.length - 1 ? `${chars[i]}</w>` : chars[i]!;
+      const key = `${left} ${right}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        merges.push([left, right]);
+      }
+      left += right;
+    }
+  }
+  return merges;
+}
+
+export interface ClipTokenizerFiles {
+  vocab: Record<string, number>;
+  merges: Array<[string, string]>;
+  startId: number;
+  endId: number;
+}
+
+export function buildClipTokenizer(): ClipTokenizerFiles {
+  const alphabet = clipByteAlphabet();
+  const tokens = [...alphabet, ...alphabet.map((c) => `${c}</w>`)];
+  const merges = buildMerges();
+  for (const [a, b] of merges) tokens.push(a + b);
+  const vocab: Record<string, number> = {};
+  for (const token of tokens) if (!(token in vocab)) vocab[token] = Object.keys(vocab).length;
+  const startId = Object.keys(vocab).length;
+  vocab[clipStartToken] = startId;
+  vocab[clipEndToken] = startId + 1;
+  return { vocab, merges, startId, endId: startId + 1 };
+}
+
+/** Writes the tokenizer files into `dir` and returns the vocabulary size. */
+export async function writeClipTokenizer(dir: string): Promise<{ vocabSize: number; startId: number; endId: number }> {
+  const { vocab, merges, startId, endId } = buildClipTokenizer();
+  await mkdir(dir, { recursive: true });
+  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true });
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(startId, clipStartToken), special(endId, clipEndToken)],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
+    },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: 'RobertaProcessing',
+      sep: [clipEndToken, endId],
+      cls: [clipStartToken, startId],
+      trim_offsets: false,
+      add_prefix_space: false,
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: clipEndToken,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '</w>',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+  const specialTokens = { bos_token: clipStartToken, eos_token: clipEndToken, unk_token: clipEndToken, pad_token: clipEndToken };
+  const tokenizerConfig = {
+    tokenizer_class: 'CLIPTokenizer',
+    model_max_length: clipMaxLength,
+    do_lower_case: true,
+    add_prefix_space: false,
+    errors: 'replace',
+    ...specialTokens,
+  };
+  await writeFile(join(dir, 'vocab.json'), JSON.stringify(vocab));
+  await writeFile(join(dir, 'merges.txt'), `#version: 0.2\n${merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+  await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(specialTokens, null, 2));
+  return { vocabSize: endId + 1, startId, endId };
+}
