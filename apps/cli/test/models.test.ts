@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { Command, CommanderError } from 'commander';
+import { checkModels } from '@curator/models';
+import { describeMissingModels, registerModelsCommand } from '../src/commands/models.ts';
+
+function collector() {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      text += String(chunk);
+      callback();
+    },
+  });
+  return { stream, text: () => text, clear: () => (text = '') };
+}
+
+describe('models command', () => {
+  let root: string;
+  let modelsDir: string;
+  let source: string;
+  const out = collector();
+  const err = collector();
+
+  const run = async (...args: string[]) => {
+    out.clear();
+    err.clear();
+    const program = new Command('curator').exitOverride().configureOutput({ writeOut: (s) => out.stream.write(s), writeErr: (s) => err.stream.write(s) });
+    registerModelsCommand(program, { stdout: out.stream, stderr: err.stream, env: { MODELS_DIR: modelsDir } });
+    await program.parseAsync(['models', ...args], { from: 'user' });
+    return out.text();
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'curator-cli-models-'));
+    modelsDir = join(root, 'models');
+    source = join(root, 'export');
+    // A folder laid out like MODELS_DIR holding the genre model (tiny stand-in bytes).
+    const genre = join(source, 'abhishek', 'autonlp-bbc-news-classification-37229289');
+    await mkdir(genre, { recursive: true });
+    for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await writeFile(join(genre, name), '{}');
+    await writeFile(join(genre, 'model.onnx'), Buffer.alloc(3000, 7));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('pull copies a model from a folder, logging plain lines off a terminal', async () => {
+    const text = await run('pull', '--only', 'genre', '--from', source);
+    assert.match(text, /genre: pulling abhishek\/autonlp-bbc-news-classification-37229289/);
+    assert.match(text, /model\.onnx: done, 2\.9 KiB/);
+    assert.match(text, /ready in /);
+    assert.deepEqual(await readFile(join(modelsDir, 'abhishek', 'autonlp-bbc-news-classification-37229289', 'model.onnx')), Buffer.alloc(3000, 7));
+  });
+
+  it('a second pull says there is nothing to do', async () => {
+    const text = await run('pull', '--only', 'genre', '--from', source);
+    assert.match(text, /already present/);
+    assert.match(text, /Nothing to do/);
+  });
+
+  it('list shows every role with its state', async () => {
+    const text = await run('list');
+    const genreLine = text.split('\n').find((line) => line.startsWith('genre'));
+    assert.ok(genreLine, text);
+    assert.match(genreLine, /fp32\s+2\.9 KiB\s+(unpinned|unchecked)/);
+    assert.match(text.split('\n').find((line) => line.startsWith('summarizer')) ?? '', /missing/);
+    const rows = JSON.parse(await run('list', '--json', '--verify')) as { role: string; status: string }[];
+    assert.equal(rows.find((r) => r.role === 'genre')?.status, 'unpinned', 'no sha256 is recorded for the genre export yet');
+  });
+
+  it('an unknown role fails with a message', async () => {
+    await assert.rejects(run('pull', '--only', 'poetry', '--from', source), (error) => error instanceof CommanderError && error.exitCode === 1);
+    assert.match(err.text(), /unknown role/);
+  });
+
+  it('a failed pull names the missing file and exits non-zero', async () => {
+    await assert.rejects(run('pull', '--only', 'sentiment', '--from', source), (error) => error instanceof CommanderError && error.exitCode === 1);
+    assert.match(err.text(), /bertweet-base-sentiment-analysis.*not found/s);
+  });
+
+  it('export --dry-run prints the docker recipe', async () => {
+    const text = await run('export', '--dry-run', '--only', 'sentiment');
+    assert.match(text, /docker build -f docker\/models\.Dockerfile/);
+    assert.match(text, /--only sentiment/);
+  });
+});
+
+describe('describeMissingModels', () => {
+  it('names the missing models, the pull command and the test-model way out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'curator-cli-missing-'));
+    const message = describeMissingModels(await checkModels({ modelsDir: dir, roles: ['summarizer', 'image'] }));
+    assert.match(message, /2 models are missing/);
+    assert.match(message, /summarizer: Xenova\/t5-small/);
+    assert.match(message, /image: OFA-Sys\/small-stable-diffusion-v0/);
+    assert.match(message, /npm run curator -- models pull/);
+    assert.match(message, /CURATOR_MODELS=test/);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
