@@ -331,3 +331,9 @@ export const workersResponseSchema = z.object({ workers: z.array(workerHeartbeat
 
 // Sanity: every job error seen by clients has the common shape.
 export type JobErrorInfo = z.infer<typeof errorInfoSchema>;
+
+/**
+ * Job types this build runs end to end. The gateway answers 501 `not_implemented` for the others
+ * (their models arrive in later releases).
+ */
+export const availableJobTypes: readonly JobType[] = ['classify'];

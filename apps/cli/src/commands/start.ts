@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { availableJobTypes } from '@curator/contracts';
+import { loadEnv, type Env } from '@curator/config';
+import { createRedis } from '@curator/queue';
+import { createObjectStorage, embeddedS3Credentials, startEmbeddedS3, storageOptionsFromEnv, type EmbeddedS3 } from '@curator/storage';
+import { createLogger, createMetrics, type Logger } from '@curator/telemetry';
+import { checkModels, pullModels, modelOverridesFromEnv, type ModelRole } from '@curator/models';
+import { ensureTestModels } from '@curator/testmodels';
+import { startGatewayServer } from '@curator/gateway';
+import { startWorker, rolesForJobType, jobTypesForPool } from '@curator/worker';
+import { describeMissingModels, progressReporter } from './models.ts';
+
+function portAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/** Uses REDIS_URL, or 127.0.0.1:6379 when something answers there, or starts a local redis-server. */
+async function ensureRedis(env: Env, logger: Logger): Promise<{ url: string; child: ChildProcess | null }> {
+  if (env.REDIS_URL) return { url: env.REDIS_URL, child: null };
+  const url = 'redis://127.0.0.1:6379';
+  if (await portAnswers('127.0.0.1', 6379)) return { url, child: null };
+  const dir = resolve(env.DATA_DIR, 'redis');
+  await mkdir(dir, { recursive: true });
+  logger.info({ dir }, 'no Redis on 127.0.0.1:6379: starting a local redis-server');
+  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'ENOENT'
+            ? 'No Redis answers on 127.0.0.1:6379 and redis-server is not installed. Install it (Debian/Ubuntu: `sudo apt-get install -y redis-server`; macOS: `brew install redis`) or set REDIS_URL.'
+            : `Could not start redis-server: ${error.message}`,
+        ),
+      ),
+    ),
+  );
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const up = await Promise.race([portAnswers('127.0.0.1', 6379), failed]);
+    if (up) return { url, child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('redis-server did not start listening on 127.0.0.1:6379 within 10 s');
+}
+
+/** Makes sure the models of the roles this process serves are on disk: generated, or pulled. */
+async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promise<void> {
+  if (env.CURATOR_MODELS === 'test') {
+    await ensureTestModels(env.MODELS_DIR, roles, (role) => logger.info({ role }, 'writing generated test model'));
+    return;
+  }
+  const overrides = modelOverridesFromEnv();
+  const check = await checkModels({ modelsDir: env.MODELS_DIR, set: 'real', roles, overrides });
+  if (check.missing.length === 0) return;
+  logger.info({ missing: check.missing.map((m) => m.id) }, 'pulling the models this machine lacks');
+  const reporter = progressReporter({ stdout: process.stderr });
+  try {
+    await pullModels({
+      modelsDir: env.MODELS_DIR,
+      set: 'real',
+      roles: check.missing.map((m) => m.role),
+      overrides,
+      ...(process.env.HF_ENDPOINT ? { hfEndpoint: process.env.HF_ENDPOINT } : {}),
+      ...(process.env.HF_TOKEN ? { hfToken: process.env.HF_TOKEN } : {}),
+      onProgress: reporter.onProgress,
+    });
+  } catch (error) {
+    reporter.stop();
+    const after = await checkModels({ modelsDir: env.MODELS_DIR, set: 'real', roles, overrides });
+    throw new Error(`${describeMissingModels(after)}\n(the pull failed: ${(error as Error).message})`);
+  }
+  reporter.stop();
+}
+
+/** `npm start`: Redis (found or started), S3 (embedded s3rver unless S3_ENDPOINT), models, gateway and worker in one process. */
+export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise<{ close(): Promise<void>; url: string }> {
+  let env = loadEnv(source);
+  const logger = createLogger('curator', env.LOG_LEVEL);
+  const redisInfo = await ensureRedis(env, logger);
+  let s3: EmbeddedS3 | null = null;
+  if (!env.S3_ENDPOINT) {
+    const directory = resolve(env.DATA_DIR, 's3');
+    await mkdir(directory, { recursive: true });
+    s3 = await startEmbeddedS3({ directory, port: env.S3_EMBEDDED_PORT, host: '127.0.0.1', bucket: env.S3_BUCKET });
+    logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 (s3rver) started');
+    env = { ...env, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId, S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey };
+  }
+  const jobTypes = env.WORKER_POOLS.flatMap((pool) => jobTypesForPool[pool]).filter((type) => availableJobTypes.includes(type));
+  const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
+  await ensureModels(env, roles, logger);
+
+  const redis = createRedis(redisInfo.url);
+  const storage = createObjectStorage(storageOptionsFromEnv(env));
+  await storage.ensureBucket();
+  // One registry for both halves: one /metrics shows the whole system.
+  const metrics = createMetrics({ process: 'all', defaultLabels: { service: 'curator' } });
+  const worker = await startWorker({ env: { ...env, REDIS_URL: redisInfo.url }, redis, storage, metrics, logger: logger.child({ component: 'worker' }) });
+  const gateway = await startGatewayServer({ env, redis, storage, metrics, logger: logger.child({ component: 'gateway' }) });
+  logger.info({ url: gateway.url, docs: `${gateway.url}/docs`, models: env.CURATOR_MODELS, device: worker.models.device.device }, 'Curator is up');
+  return {
+    url: gateway.url,
+    async close() {
+      await gateway.close();
+      await worker.close();
+      storage.close();
+      redis.disconnect();
+      await s3?.close();
+      redisInfo.child?.kill('SIGTERM');
+    },
+  };
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('Run everything in one process: gateway, worker, embedded S3, and Redis when none answers')
+    .action(async () => {
+      const running = await startAll();
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        process.once(signal, () => {
+          void running.close().then(() => process.exit(0));
+        });
+      }
+    });
+}

@@ -1,0 +1,150 @@
+import { performance } from 'node:perf_hooks';
+import { CuratorError, type AnalysisTask, type JobType, type LoadedModel } from '@curator/contracts';
+import { resolveExecutionProviders, type DeviceChoice, type DeviceRequest } from '@curator/inference';
+import { resolveModel, checkModels, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
+import { Classifier } from '@curator/classifier';
+import type { Logger, WorkerMetrics } from '@curator/telemetry';
+import type { Pool } from '@curator/queue';
+
+/** Models each job type needs in the pool that runs it. */
+export const rolesForJobType: Record<JobType, ModelRole[]> = {
+  classify: ['sentiment', 'genre'],
+  summarize: ['summarizer'],
+  headline: ['headline'],
+  'text-to-image': ['image'],
+  curate: ['sentiment', 'genre', 'summarizer', 'headline'],
+};
+
+export const jobTypesForPool: Record<Pool, JobType[]> = {
+  text: ['classify', 'summarize', 'headline', 'curate'],
+  image: ['text-to-image'],
+};
+
+interface Hosted {
+  role: ModelRole;
+  model: ResolvedModel;
+  loadMs: number;
+  warmupMs: number | null;
+  busyMs: () => number;
+  close(): Promise<void>;
+}
+
+export interface ModelHostOptions {
+  pools: Pool[];
+  /** Job types this build runs; others are not loaded for. */
+  jobTypes: readonly JobType[];
+  modelsDir: string;
+  set: ModelSet;
+  device: DeviceRequest;
+  deviceId: number;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+/**
+ * Holds each model once per worker process, whatever the concurrency: every model runs in one
+ * inference thread that all of the process's jobs share (several copies would waste GPU memory).
+ */
+export class ModelHost {
+  readonly device: DeviceChoice;
+  readonly jobTypes: JobType[];
+  private readonly hosted = new Map<ModelRole, Hosted>();
+  private readonly classifiers = new Map<AnalysisTask, Classifier>();
+
+  private constructor(device: DeviceChoice, jobTypes: JobType[]) {
+    this.device = device;
+    this.jobTypes = jobTypes;
+  }
+
+  static async load(options: ModelHostOptions): Promise<ModelHost> {
+    const { logger, metrics } = options;
+    const jobTypes = options.pools.flatMap((pool) => jobTypesForPool[pool]).filter((type) => options.jobTypes.includes(type));
+    const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
+    const check = await checkModels({ modelsDir: options.modelsDir, set: options.set, roles });
+    if (check.missing.length > 0) {
+      throw new CuratorError(
+        'model_missing',
+        `Models missing in ${options.modelsDir}: ${check.missing.map((m) => `${m.role} (${m.id}: ${m.files.join(', ')})`).join('; ')}. ` +
+          `Fetch them with \`npm run curator -- models pull\`, or run on the generated test models with CURATOR_MODELS=test.`,
+      );
+    }
+    const device = await resolveExecutionProviders({
+      device: options.device,
+      deviceId: options.deviceId,
+      log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
+    });
+    const host = new ModelHost(device, jobTypes);
+    try {
+      for (const role of roles) await host.loadRole(role, options);
+    } catch (error) {
+      await host.close();
+      throw error;
+    }
+    for (const hosted of host.hosted.values()) {
+      const labels = { role: hosted.role, model: hosted.model.id, device: device.device };
+      metrics.modelLoadSeconds.set(labels, hosted.loadMs / 1000);
+      if (hosted.warmupMs !== null) metrics.modelWarmupSeconds.set(labels, hosted.warmupMs / 1000);
+    }
+    return host;
+  }
+
+  private async loadRole(role: ModelRole, options: ModelHostOptions): Promise<void> {
+    const precision = this.device.preferredPrecision;
+    const model = resolveModel(role, { modelsDir: options.modelsDir, set: options.set, precision });
+    const onLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => options.logger[level]({ role, model: model.id, ...fields }, message);
+    const started = performance.now();
+    switch (role) {
+      case 'sentiment':
+      case 'genre': {
+        const classifier = await Classifier.load({
+          modelDir: model.dir,
+          modelId: model.id,
+          task: role,
+          precision: model.precision === 'fp16' ? 'fp16' : 'fp32',
+          executionProviders: [...this.device.executionProviders],
+          onLog,
+        });
+        const loadMs = performance.now() - started;
+        const warmupMs = await classifier.warmup();
+        this.classifiers.set(role, classifier);
+        this.hosted.set(role, { role, model, loadMs, warmupMs, busyMs: () => classifier.stats().busyMs, close: () => classifier.close() });
+        break;
+      }
+      default:
+        throw new CuratorError('not_implemented', `No engine for the ${role} model in this version`);
+    }
+    options.logger.info({ role, model: model.id, precision: model.precision, device: this.device.device, loadMs: Math.round(performance.now() - started) }, 'model ready');
+  }
+
+  classifier(task: AnalysisTask): Classifier {
+    const classifier = this.classifiers.get(task);
+    if (!classifier) throw new CuratorError('model_missing', `This worker holds no ${task} model`);
+    return classifier;
+  }
+
+  modelId(role: ModelRole): string {
+    return this.hosted.get(role)?.model.id ?? role;
+  }
+
+  describe(): LoadedModel[] {
+    return [...this.hosted.values()].map((h) => ({
+      role: h.role,
+      model: h.model.id,
+      precision: h.model.precision,
+      device: this.device.device,
+      loadMs: Math.round(h.loadMs),
+      warmupMs: h.warmupMs === null ? null : Math.round(h.warmupMs),
+    }));
+  }
+
+  /** Busy milliseconds per model so far (for the inference busy-time counter). */
+  busy(): Array<{ model: string; busyMs: number }> {
+    return [...this.hosted.values()].map((h) => ({ model: h.model.id, busyMs: h.busyMs() }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.hosted.values()].map((h) => h.close().catch(() => undefined)));
+    this.hosted.clear();
+    this.classifiers.clear();
+  }
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CuratorError, type JobRequest, type JobView, type JobType, type WorkerHeartbeat } from '@curator/contracts';
+import { pools, poolForJobType, keys, type Pool } from './names.ts';
+import type { JobData, JobReturn } from './job-data.ts';
+import { toJobView } from './job-view.ts';
+import { readHeartbeats } from './heartbeat.ts';
+
+export interface JobQueuesOptions {
+  connection: Redis;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  ttlSeconds: number;
+  links?: (id: string) => JobView['links'];
+}
+
+export const defaultLinks = (id: string): JobView['links'] => ({ self: `/jobs/${id}`, events: `/jobs/${id}/events` });
+
+export interface QueueDepth {
+  queue: Pool;
+  state: 'waiting' | 'prioritized' | 'active' | 'delayed' | 'failed' | 'waiting-children';
+  count: number;
+}
+
+/** The gateway's side of the queues: submit jobs, read them back, cancel them. */
+export class JobQueues {
+  readonly queues: Record<Pool, Queue<JobData, JobReturn>>;
+  private readonly options: JobQueuesOptions;
+  private readonly links: (id: string) => JobView['links'];
+  readonly redis: Redis;
+
+  constructor(options: JobQueuesOptions) {
+    this.options = options;
+    this.redis = options.connection;
+    this.links = options.links ?? defaultLinks;
+    const make = (pool: Pool) => new Queue<JobData, JobReturn>(pool, { connection: options.connection, prefix: options.prefix });
+    this.queues = { text: make('text'), image: make('image') };
+  }
+
+  jobOptions(id: string): JobsOptions {
+    const { attempts, backoffMs, ttlSeconds } = this.options;
+    return {
+      jobId: id,
+      attempts,
+      backoff: { type: 'exponential', delay: backoffMs },
+      removeOnComplete: { age: ttlSeconds },
+      removeOnFail: { age: ttlSeconds },
+    };
+  }
+
+  /** Enqueues already-validated requests; returns their ids in order. */
+  async submit(requests: JobRequest[]): Promise<Array<{ id: string; type: JobType }>> {
+    const submittedAt = new Date().toISOString();
+    const accepted = requests.map((request) => ({ id: randomUUID(), request }));
+    const byPool = new Map<Pool, typeof accepted>();
+    for (const item of accepted) {
+      const pool = poolForJobType(item.request.type);
+      byPool.set(pool, [...(byPool.get(pool) ?? []), item]);
+    }
+    try {
+      await Promise.all(
+        [...byPool].map(([pool, items]) =>
+          this.queues[pool].addBulk(items.map(({ id, request }) => ({ name: request.type, data: { request, submittedAt }, opts: this.jobOptions(id) }))),
+        ),
+      );
+    } catch (error) {
+      throw new CuratorError('queue_unavailable', `Could not enqueue: ${(error as Error).message}`, { retryable: true, cause: error });
+    }
+    return accepted.map(({ id, request }) => ({ id, type: request.type }));
+  }
+
+  async findJob(id: string): Promise<Job<JobData, JobReturn> | null> {
+    for (const pool of pools) {
+      const job = await Job.fromId<JobData, JobReturn>(this.queues[pool], id);
+      if (job) return job;
+    }
+    return null;
+  }
+
+  async get(id: string): Promise<JobView | null> {
+    const job = await this.findJob(id);
+    if (!job) return null;
+    return toJobView(job, await job.getState(), this.links);
+  }
+
+  async getMany(ids: string[]): Promise<Array<JobView | null>> {
+    return Promise.all(ids.map((id) => this.get(id)));
+  }
+
+  /**
+   * Cancels a job. BullMQ's own cancel reaches only the worker object holding the job, so the
+   * request is published to every worker (the holder aborts it) and left as a marker that a
+   * worker picking the job up later honours.
+   */
+  async cancel(id: string): Promise<JobView | null> {
+    const job = await this.findJob(id);
+    if (!job) return null;
+    const state = await job.getState();
+    const view = toJobView(job, state, this.links);
+    if (view.status === 'succeeded' || view.status === 'failed' || view.status === 'canceled') {
+      throw new CuratorError('job_not_cancelable', `Job ${id} already ${view.status}`);
+    }
+    const k = keys(this.options.prefix);
+    const redis = this.options.connection;
+    await redis.set(k.cancelMarker(id), '1', 'EX', this.options.ttlSeconds);
+    await redis.publish(k.cancelChannel, id);
+    return view;
+  }
+
+  async depths(): Promise<QueueDepth[]> {
+    const states = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children'] as const;
+    const out: QueueDepth[] = [];
+    for (const pool of pools) {
+      const counts = await this.queues[pool].getJobCounts(...states);
+      for (const state of states) out.push({ queue: pool, state, count: counts[state] ?? 0 });
+    }
+    return out;
+  }
+
+  workers(): Promise<WorkerHeartbeat[]> {
+    return readHeartbeats(this.options.connection, this.options.prefix);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(pools.map((pool) => this.queues[pool].close()));
+  }
+}
