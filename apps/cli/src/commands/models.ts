@@ -100,7 +100,7 @@ export function progressReporter(io: Pick<ModelsCommandIo, 'stdout'>): { onProgr
         stream: io.stdout,
         hideCursor: true,
         clearOnComplete: false,
-        format: ' {bar} {percentage}% | {file} | {done} / {size}',
+        format: ' {bar} {percentage}% {done}/{size} {file}',
         formatValue: (value: number, _options: unknown, type: string) => (type === 'value' || type === 'total' ? formatBytes(value) : String(value)),
       },
       cliProgress.Presets['shades_classic'],
@@ -118,7 +118,7 @@ export function progressReporter(io: Pick<ModelsCommandIo, 'stdout'>): { onProgr
             break;
           case 'file-start': {
             const size = event.size ?? 0;
-            const payload = { file: `${event.id}/${event.path}`, done: formatBytes(event.resumeFrom), size: event.size === undefined ? '?' : formatBytes(size) };
+            const payload = { file: `${event.role}: ${event.path}`, done: formatBytes(event.resumeFrom), size: event.size === undefined ? '?' : formatBytes(size) };
             const bar = bars.get(key);
             if (bar) {
               bar.setTotal(size);
