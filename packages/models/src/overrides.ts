@@ -30,8 +30,15 @@ export function modelOverridesFromEnv(env: NodeJS.ProcessEnv = process.env): Mod
     for (const entry of parseOrThrow(overrideFileSchema, raw).models) overrides[entry.role] = entry;
   }
   for (const role of roles) {
-    const value = env[`CURATOR_MODEL_${role.toUpperCase()}`];
-    if (value) overrides[role] = value;
+    const name = `CURATOR_MODEL_${role.toUpperCase()}`;
+    const value = env[name];
+    if (!value) continue;
+    try {
+      parseModelReference(value);
+    } catch (error) {
+      throw new CuratorError('validation_failed', `${name}=${JSON.stringify(value)}: must look like org/name@revision`, { cause: error });
+    }
+    overrides[role] = value;
   }
   return overrides;
 }
