@@ -8,16 +8,16 @@
 ARG NODE_VERSION=24.21.0
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04
 
-FROM node:${NODE_VERSION}-bookworm-slim AS node
+FROM node:${NODE_VERSION}-bookworm-slim AS nodejs
 
-FROM node AS manifests
+FROM nodejs AS manifests
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY packages packages
 COPY apps apps
 RUN find packages apps -type f ! -name package.json -delete && find packages apps -depth -type d -empty -delete
 
-FROM node AS deps-cpu
+FROM nodejs AS deps-cpu
 # skip: onnxruntime-node keeps only the CPU binaries it ships in the package.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /app
@@ -26,7 +26,7 @@ COPY --from=manifests /src ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund -w apps/worker -w apps/cli --allow-scripts=onnxruntime-node
 
-FROM node AS deps-cuda
+FROM nodejs AS deps-cuda
 # cuda12: onnxruntime-node's install script adds the CUDA 12 execution provider libraries.
 ENV ONNXRUNTIME_NODE_INSTALL=cuda12
 WORKDIR /app
@@ -34,7 +34,7 @@ COPY --from=manifests /src ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund -w apps/worker -w apps/cli --allow-scripts=onnxruntime-node
 
-FROM node AS cpu
+FROM nodejs AS cpu
 LABEL org.opencontainers.image.title="curator-worker-cpu" \
       org.opencontainers.image.description="Curator worker, CPU only"
 ENV NODE_ENV=production \
@@ -59,8 +59,8 @@ FROM ${CUDA_IMAGE} AS cuda
 LABEL org.opencontainers.image.title="curator-worker" \
       org.opencontainers.image.description="Curator worker, CUDA 12 + cuDNN 9"
 # Node from the official image: the same binary as the other images, no third-party apt repository.
-COPY --from=node /usr/local/bin/node /usr/local/bin/node
-COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
+COPY --from=nodejs /usr/local/bin/node /usr/local/bin/node
+COPY --from=nodejs /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
  && groupadd --gid 1000 curator \
