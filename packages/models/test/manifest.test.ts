@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isCuratorError } from '@curator/contracts';
+import recordedChecksums from '../src/checksums.json' with { type: 'json' };
 import { applyChecksums, checksumsSchema, modelOverridesFromEnv, parseManifest, realManifest, resolveModel, roles, testManifest } from '@curator/models';
 
 describe('the manifests', () => {
@@ -13,9 +14,14 @@ describe('the manifests', () => {
     assert.ok(testManifest.models.every((m) => m.source.kind === 'generated'));
   });
 
-  it('never carry a sha256 nobody measured: only checksums.json can fill them in', () => {
+  it('never carry a sha256 nobody measured: each one comes from the recorded checksums.json', () => {
+    const recorded = checksumsSchema.parse(recordedChecksums);
     for (const model of realManifest.models) {
-      for (const file of [...model.shared, ...Object.values(model.precisions).flat()]) assert.equal(file?.sha256, undefined, `${model.id}/${file?.path}`);
+      for (const file of [...model.shared, ...Object.values(model.precisions).flat()]) {
+        if (file?.sha256 === undefined) continue;
+        assert.equal(recorded[model.id]?.revision, model.revision, `${model.id}: checksums of another revision`);
+        assert.equal(recorded[model.id]?.files[file.path]?.sha256, file.sha256, `${model.id}/${file.path}`);
+      }
     }
   });
 
