@@ -1,0 +1,171 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { JobQueues } from '@curator/queue';
+import { createObjectStorage, storageOptionsFromEnv, type ObjectStorage } from '@curator/storage';
+import { createMetrics, createLogger } from '@curator/telemetry';
+import { parseOrThrow, jobRequestSchema, type JobView } from '@curator/contracts';
+import { testEnvironment, waitFor, type TestEnvironment } from '@curator/testkit';
+import { startWorker, type RunningWorker } from '../src/index.ts';
+
+let t: TestEnvironment;
+let queues: JobQueues;
+let storage: ObjectStorage;
+let server: Server;
+let base: string;
+let flakyCalls = 0;
+
+const article = `<!doctype html><html lang="en"><head><title>Harbour reopens | Daily</title></head><body>
+<nav><a href="/">Home</a> <a href="/sport">Sport</a></nav>
+<article><h1>Harbour reopens after storm</h1><p class="byline">By Ana Ruiz</p>
+<p>The harbour reopened on Monday after a week of repairs, and fishermen returned to work at dawn.</p>
+<p>Officials said the new sea wall held well during the last storm, and that shops along the quay will reopen too.</p>
+<p>Residents welcomed the news, saying the closure had cost the town dearly over the busy season.</p></article>
+<footer>Copyright Daily</footer></body></html>`;
+
+before(async () => {
+  t = await testEnvironment({ vars: { FETCH_ALLOW_PRIVATE: 'true', JOB_ATTEMPTS: '3' } });
+  queues = new JobQueues({ connection: t.redis, prefix: t.env.QUEUE_PREFIX, attempts: t.env.JOB_ATTEMPTS, backoffMs: t.env.JOB_BACKOFF_MS, ttlSeconds: 600 });
+  storage = createObjectStorage(storageOptionsFromEnv(t.env));
+  await storage.ensureBucket();
+  server = createServer((req, res) => {
+    if (req.url === '/article') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);
+    if (req.url === '/flaky') {
+      // Fails the first time: a transient error the job must retry past.
+      flakyCalls++;
+      if (flakyCalls === 1) return void res.writeHead(503).end('busy');
+      return void res.writeHead(200, { 'content-type': 'text/plain' }).end('A calm and pleasant day at the harbour.');
+    }
+    if (req.url === '/gone') return void res.writeHead(404).end('gone');
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  server.close();
+  await queues.close();
+  storage.close();
+  await t.close();
+});
+
+async function withWorker<T>(run: (worker: RunningWorker) => Promise<T>, env = t.env): Promise<T> {
+  const worker = await startWorker({ env, redis: t.redis, storage, metrics: createMetrics({ process: 'worker' }), logger: createLogger('test', 'silent') });
+  try {
+    return await run(worker);
+  } finally {
+    await worker.close();
+  }
+}
+
+const submit = async (request: unknown) => (await queues.submit([parseOrThrow(jobRequestSchema, request)]))[0]!.id;
+const finished = (id: string) => waitFor(() => queues.get(id), (v): v is JobView => !!v && ['succeeded', 'failed', 'canceled'].includes(v.status), `job ${id} to finish`);
+
+test('a classify job runs on a real model in the worker and reports stages and result', async () => {
+  await withWorker(async (worker) => {
+    const heartbeat = worker.heartbeat();
+    assert.deepEqual(heartbeat.jobTypes, ['classify']);
+    assert.equal(heartbeat.device, 'cpu');
+    assert.deepEqual(heartbeat.models.map((m) => m.role).sort(), ['genre', 'sentiment']);
+    assert.ok(heartbeat.models.every((m) => m.warmupMs !== null));
+    assert.deepEqual((await queues.workers()).map((w) => w.id), [worker.id]);
+
+    const sentimentId = await submit({ type: 'classify', input: { text: 'What a wonderful day, I love it! @friend https://example.com 😀' } });
+    const genreId = await submit({ type: 'classify', input: { text: 'The striker scored twice as the club won the league.' }, params: { task: 'genre' } });
+    const sentiment = await finished(sentimentId);
+    const genre = await finished(genreId);
+
+    assert.equal(sentiment.status, 'succeeded', JSON.stringify(sentiment.error));
+    const result = sentiment.result as { task: string; label: string; scores: Record<string, number>; model: string };
+    assert.equal(result.task, 'sentiment');
+    assert.ok(['negative', 'neutral', 'positive'].includes(result.label));
+    assert.deepEqual(Object.keys(result.scores).sort(), ['negative', 'neutral', 'positive']);
+    assert.ok(Math.abs(Object.values(result.scores).reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    assert.equal(result.label, Object.entries(result.scores).sort((a, b) => b[1] - a[1])[0]![0]);
+    assert.deepEqual(sentiment.stages.map((s) => [s.name, s.status]), [['extract', 'succeeded'], ['sentiment', 'succeeded']]);
+    const stage = sentiment.stages[1]!;
+    assert.equal(stage.model, 'curator-test/sentiment');
+    assert.equal(stage.input?.truncated, false);
+    assert.ok(typeof stage.durationMs === 'number');
+    assert.deepEqual(sentiment.progress, { percent: 100, stage: null });
+    assert.deepEqual(sentiment.attempts, { made: 1, max: 3 });
+    assert.ok(sentiment.startedAt && sentiment.finishedAt);
+
+    assert.equal(genre.status, 'succeeded');
+    assert.ok(['business', 'entertainment', 'politics', 'sport', 'tech'].includes((genre.result as { label: string }).label));
+  });
+});
+
+test('a long article is truncated to the model window and the job says so', async () => {
+  await withWorker(async () => {
+    const id = await submit({ type: 'classify', input: { text: 'the harbour reopened today and people cheered. '.repeat(60) } });
+    const view = await finished(id);
+    assert.equal(view.status, 'succeeded');
+    const input = view.stages.find((s) => s.name === 'sentiment')?.input;
+    assert.equal(input?.truncated, true);
+    assert.equal(input?.tokens, input?.limit);
+    assert.ok((input?.originalTokens ?? 0) > (input?.limit ?? 0));
+  });
+});
+
+test('a url job fetches and extracts the article first', async () => {
+  await withWorker(async () => {
+    const id = await submit({ type: 'classify', input: { url: `${base}/article` } });
+    const view = await finished(id);
+    assert.equal(view.status, 'succeeded', JSON.stringify(view.error));
+    const extract = view.stages.find((s) => s.name === 'extract');
+    assert.ok((extract?.metrics?.characters ?? 0) > 150);
+  });
+});
+
+test('bad input fails at once with its code; a transient failure is retried and attempts show it', async () => {
+  await withWorker(async () => {
+    const gone = await finished(await submit({ type: 'classify', input: { url: `${base}/gone` } }));
+    assert.equal(gone.status, 'failed');
+    assert.equal(gone.error?.code, 'fetch_failed');
+    assert.equal(gone.attempts.made, 1, 'a 404 is not retried');
+
+    const flaky = await finished(await submit({ type: 'classify', input: { url: `${base}/flaky` } }));
+    assert.equal(flaky.status, 'succeeded', JSON.stringify(flaky.error));
+    assert.equal(flaky.attempts.made, 2);
+  });
+});
+
+test('the same text is classified once: a second job reuses the cached stage', async () => {
+  await withWorker(async () => {
+    const text = `cache me ${Date.now()}`;
+    const first = await finished(await submit({ type: 'classify', input: { text } }));
+    const second = await finished(await submit({ type: 'classify', input: { text } }));
+    assert.equal(first.stages[1]?.cached, false);
+    assert.equal(second.stages[1]?.cached, true);
+    assert.deepEqual(second.result, first.result);
+  });
+});
+
+test('a job canceled while queued ends canceled when a worker takes it', async () => {
+  const id = await submit({ type: 'classify', input: { text: 'never mind' } });
+  await queues.cancel(id);
+  await withWorker(async () => {
+    const view = await finished(id);
+    assert.equal(view.status, 'canceled');
+    assert.equal(view.error?.code, 'canceled');
+  });
+});
+
+test('a worker that is told to stop finishes its jobs in flight and none is lost', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) ids.push(await submit({ type: 'classify', input: { text: `job number ${i} of the shutdown test` } }));
+  const worker = await startWorker({ env: t.env, redis: t.redis, storage, metrics: createMetrics({ process: 'worker' }), logger: createLogger('test', 'silent') });
+  await waitFor(() => queues.get(ids[0]!), (v) => v?.status !== 'queued', 'the first job to start');
+  await worker.close();
+  // Whatever it did not finish is still queued, untouched, for the next worker.
+  const views = await Promise.all(ids.map((id) => queues.get(id)));
+  assert.ok(views.every((v) => v && (v.status === 'succeeded' || v.status === 'queued')), JSON.stringify(views.map((v) => v?.status)));
+  await withWorker(async () => {
+    const done = await Promise.all(ids.map(finished));
+    assert.ok(done.every((v) => v.status === 'succeeded'));
+    assert.ok(done.every((v) => v.attempts.made === 1), 'no job ran twice');
+  });
+});
