@@ -111,8 +111,8 @@ export class HuggingFaceTokenizer implements TextTokenizer {
    */
   #specialTokenFrame(): [number[], number[]] {
     const probe = 'a b';
-    const bare = this.#tokenizer.encode(probe, { add_special_tokens: false }).ids;
-    const framed = this.#tokenizer.encode(probe, { add_special_tokens: true }).ids;
+    const bare: number[] = this.#tokenizer.encode(probe, { add_special_tokens: false }).ids;
+    const framed: number[] = this.#tokenizer.encode(probe, { add_special_tokens: true }).ids;
     for (let start = 0; start + bare.length <= framed.length; start++) {
       if (bare.every((id, i) => framed[start + i] === id)) {
         return [framed.slice(0, start), framed.slice(start + bare.length)];
