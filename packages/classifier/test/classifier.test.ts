@@ -4,14 +4,12 @@ import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CuratorError } from '@curator/contracts';
-import { writeTestGenreModel, writeTestSentimentModel } from '../../testmodels/src/classifier.ts';
+import { ensureTestModels } from '@curator/testmodels';
 import { Classifier, taskLabels, type ClassificationResult } from '../src/index.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'curator-classifier-'));
-const sentimentDir = join(dir, 'sentiment');
-const genreDir = join(dir, 'genre');
-await writeTestSentimentModel(sentimentDir);
-await writeTestGenreModel(genreDir);
+// The generated BERTweet-like sentiment model and BERT genre model (@curator/testmodels).
+const { sentiment: sentimentDir, genre: genreDir } = await ensureTestModels(dir, ['sentiment', 'genre']);
 
 const texts = [
   'Shares in the chipmaker rose sharply after record quarterly profits.',

@@ -126,6 +126,19 @@ for (const [name, model] of [
   });
 }
 
+test('sentiment (RoBERTa): position ids count only non-pad tokens, as create_position_ids_from_input_ids does', async () => {
+  const session = await ort.InferenceSession.create(join(sentiment.dir, 'model.onnx'));
+  const pad = sentiment.spec.padTokenId;
+  const ids = sentence(sentiment, [40, 41, 42, 43]);
+  const plain = await logits(session, sentiment, [ids]);
+  // Masked pad tokens in the middle: with positions counted from input_ids the real tokens after
+  // them keep their positions; with positions 0..n they would shift and the logits change.
+  const holed = [...ids.slice(0, 3), pad, pad, ...ids.slice(3)];
+  const holedMask = holed.map((id, i) => (i === 3 || i === 4 ? 0 : 1));
+  assertClose(await logits(session, sentiment, [holed], [holedMask]), plain, 1e-4, 'pads inside the sequence');
+  await session.release();
+});
+
 test('the same seed writes the same model; another seed another one', async () => {
   const again = await writeTestSentimentModel(join(dir, 'sentiment-again'), { precisions: ['fp32'] });
   const other = await writeTestSentimentModel(join(dir, 'sentiment-other'), { precisions: ['fp32'], seed: 99 });
