@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { CuratorError } from '@curator/contracts';
 
 export type CardFormat = 'png' | 'jpeg' | 'webp';
@@ -95,7 +95,7 @@ export async function composeCard(image: Buffer, headline: string, options: Card
   if (!(format in contentTypes)) throw new CuratorError('bad_input', `Unsupported card format "${String(format)}"`);
 
   let picture = sharp(image).removeAlpha();
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(image).metadata();
   } catch (error) {

@@ -70,6 +70,9 @@ test('the prompt and the negative prompt steer the image under guidance', async 
   const negative = await generator.generate({ ...base, negativePrompt: 'dark sky' });
   assert.ok(!a.images[0]!.data.equals(otherPrompt.images[0]!.data));
   assert.ok(!a.images[0]!.data.equals(negative.images[0]!.data));
+  // Prompts past CLIP's 77 tokens are truncated (keeping the end token), not refused.
+  const long = await generator.generate({ ...base, prompt: 'a detailed painting of an old city street at night, '.repeat(30) });
+  assert.equal(long.images.length, 1);
 });
 
 test('guidance scale 1 runs the conditional half only and equals unguided CFG arithmetic', async () => {
