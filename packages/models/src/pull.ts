@@ -8,7 +8,7 @@ import { CuratorError, isCuratorError } from '@curator/contracts';
 import type { ModelRole } from './manifest.ts';
 import { resolveModels, type ModelsOptions, type ResolvedFile, type ResolvedModel } from './resolve.ts';
 import { sourceFor, type ModelFileSource, type S3SourceOptions } from './sources.ts';
-import { fileState, markerFileName, readMarker, writeMarker, type VerificationMarker } from './verify.ts';
+import { fileState, markerFileName, readMarker, sha256OfFile, writeMarker, type VerificationMarker } from './verify.ts';
 
 export type PullEvent =
   | { type: 'model-skip'; role: ModelRole; id: string; dir: string; reason: 'present' }
@@ -28,6 +28,11 @@ export interface PullOptions extends ModelsOptions {
   hfEndpoint?: string;
   /** HF_TOKEN: sent to the Hub's own host only. */
   hfToken?: string;
+  /**
+   * Where Curator's own exports come from when `from` is the Hub and they have no Hub mirror
+   * (the S3 model bucket, `s3://bucket/prefix`, or a folder).
+   */
+  exportsFrom?: string;
   /** S3 client settings for an s3:// source. */
   s3?: Omit<S3SourceOptions, 'url'>;
   /** Files downloaded at once across all models. */
@@ -73,18 +78,28 @@ async function sizeOf(path: string): Promise<number | undefined> {
   }
 }
 
-/** Files already in the model folder that match what the manifest asks for (and need no download). */
-async function reusableFiles(model: ResolvedModel, marker: VerificationMarker | undefined): Promise<Set<string>> {
-  const ok = new Set<string>();
-  if (marker && marker.revision !== model.revision) return ok;
+/**
+ * Files already in the model folder that match what the manifest asks for (and need no
+ * download). A file with a recorded sha256 that changed since it was last hashed (or was put
+ * there by hand, e.g. by the export recipe) is hashed now; the marker gains what was learned.
+ */
+async function reusableFiles(model: ResolvedModel, marker: VerificationMarker | undefined): Promise<{ reusable: Set<string>; marker: VerificationMarker | undefined }> {
+  const reusable = new Set<string>();
+  if (marker && marker.revision !== model.revision) return { reusable, marker };
+  let next = marker;
   for (const f of model.files) {
-    const state = await fileState(f, marker);
+    let state = await fileState(f, next);
     if (state.kind === 'missing') continue;
     if (f.size !== undefined && state.size !== f.size) continue;
+    if (f.sha256 !== undefined && state.kind === 'unchecked') {
+      const sha256 = await sha256OfFile(f.absolutePath);
+      next = { id: model.id, revision: model.revision, files: { ...next?.files, [f.path]: { sha256, size: state.size, mtimeMs: state.mtimeMs } } };
+      state = { ...state, kind: 'hashed', sha256 };
+    }
     if (f.sha256 !== undefined && !(state.kind === 'hashed' && state.sha256 === f.sha256)) continue;
-    ok.add(f.path);
+    reusable.add(f.path);
   }
-  return ok;
+  return { reusable, marker: next };
 }
 
 interface PartialMeta {
@@ -140,6 +155,8 @@ async function downloadFile(ctx: DownloadContext): Promise<{ sha256: string; siz
     const have = meta?.validator ? ((await sizeOf(partial)) ?? 0) : 0;
     try {
       const opened = await ctx.source.open({ model, file, start: have, ...(meta?.validator ? { validator: meta.validator } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      // The connection may drop before the pipeline below is attached; the pipeline still sees the error.
+      opened.body.on('error', () => {});
       if (have > 0 && opened.offset === 0) emit({ ...base, type: 'file-restart', reason: 'the remote file changed or the source cannot resume; starting over' });
       const size = opened.totalSize ?? file.size;
       const nextMeta: PartialMeta = {};
@@ -255,12 +272,14 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
     throw new CuratorError('validation_failed', 'The test models are generated, not pulled: run `npm run models:test`');
   }
   const emit = options.onProgress ?? (() => {});
-  const source =
-    options.source ??
-    sourceFor(options.from ?? 'hub', {
-      hub: { endpoint: options.hfEndpoint ?? 'https://huggingface.co', ...(options.hfToken ? { token: options.hfToken } : {}) },
-      ...(options.s3 ? { s3: options.s3 } : {}),
-    });
+  const sourceOptions = {
+    hub: { endpoint: options.hfEndpoint ?? 'https://huggingface.co', ...(options.hfToken ? { token: options.hfToken } : {}) },
+    ...(options.s3 ? { s3: options.s3 } : {}),
+  };
+  const from = options.from ?? 'hub';
+  const mainSource = options.source ?? sourceFor(from, sourceOptions);
+  const exportsSource = options.exportsFrom && !options.source && (from === 'hub' || /^https?:/.test(from)) ? sourceFor(options.exportsFrom, sourceOptions) : undefined;
+  const sourceOf = (model: ResolvedModel) => (exportsSource && model.source.kind === 'curator-export' && !model.source.mirror ? exportsSource : mainSource);
   const limit = limiter(Math.max(1, options.concurrency ?? 4));
   const stagingRoot = join(options.modelsDir, stagingDirName);
   const result: PullResult = { pulled: [], skipped: [] };
@@ -268,10 +287,11 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
 
   await Promise.all(
     resolveModels(options).map(async (model) => {
-      const marker = await readMarker(model.dir);
-      const reusable = await reusableFiles(model, marker);
+      const found = await reusableFiles(model, await readMarker(model.dir));
+      const { reusable, marker } = found;
       const needed = model.files.filter((f) => !reusable.has(f.path));
       if (needed.length === 0) {
+        if (marker) await writeMarker(model.dir, marker);
         result.skipped.push({ role: model.role, id: model.id, dir: model.dir });
         emit({ type: 'model-skip', role: model.role, id: model.id, dir: model.dir, reason: 'present' });
         return;
@@ -280,6 +300,7 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
       try {
         await mkdir(stagingRoot, { recursive: true });
         unlock = await lockModel(join(stagingRoot, `${safeName(model.id)}.lock`), model.id);
+        const source = sourceOf(model);
         emit({ type: 'model-start', role: model.role, id: model.id, source: source.describe(model), files: needed.map((f) => f.path) });
         const stagingModelDir = join(stagingRoot, safeName(model.id));
         await mkdir(stagingModelDir, { recursive: true });

@@ -68,7 +68,7 @@ export function hubSource(options: HubSourceOptions): ModelFileSource {
   const maxRedirects = options.maxRedirects ?? 10;
   const urlOf = (model: ResolvedModel, file: ResolvedFile) =>
     new URL(`${endpoint.pathname.replace(/\/$/, '')}/${hubRepoOf(model)}/resolve/${encodeURIComponent(model.revision)}/${file.path.split('/').map(encodeURIComponent).join('/')}`, endpoint);
-  return {
+  const source: ModelFileSource = {
     describe: (model) => `${endpoint.origin}/${hubRepoOf(model)}@${model.revision}`,
     async open({ model, file, start, validator, signal }) {
       let url = urlOf(model, file);
@@ -117,6 +117,8 @@ export function hubSource(options: HubSourceOptions): ModelFileSource {
           return opened;
         }
         await response.body?.cancel();
+        // The partial file already holds every byte (a crash before the rename): fetch it whole again.
+        if (response.status === 416 && start > 0) return source.open({ model, file, start: 0, ...(signal ? { signal } : {}) });
         if (response.status === 401 || response.status === 403) {
           throw new CuratorError('download_failed', `${where}: the Hub refused access (${response.status}); set HF_TOKEN for gated or private repos`);
         }
@@ -126,6 +128,7 @@ export function hubSource(options: HubSourceOptions): ModelFileSource {
       throw new CuratorError('download_failed', `${file.path}: more than ${maxRedirects} redirects`);
     },
   };
+  return source;
 }
 
 // ---------- S3 ----------

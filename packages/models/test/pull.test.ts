@@ -231,6 +231,57 @@ describe('pullModels from a Hub-like server', () => {
     assert.deepEqual(afterPull.missing, []);
   });
 
+  it('re-fetches whole a file whose partial already held every byte (the server answers 416)', async () => {
+    const staged = join(modelsDir, '.staging', 'acme--tiny-t5');
+    await mkdir(staged, { recursive: true });
+    await writeFile(join(staged, 'config.json.partial'), config);
+    await writeFile(join(staged, 'config.json.partial.json'), JSON.stringify({ validator: `"${createHash('md5').update(config).digest('hex')}"` }));
+    await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
+    const configRequests = hub.cdnRequests().filter((r) => r.path.includes('config.json'));
+    assert.deepEqual(configRequests.map((r) => r.range), [`bytes=${config.length}-`, undefined]);
+    assert.deepEqual(await readFile(resolveModel('summarizer', { modelsDir, manifest }).paths['config']!), config);
+  });
+
+  it('takes files put in place by hand when they match the recorded sha256, and downloads nothing', async () => {
+    const model = resolveModel('summarizer', { modelsDir, manifest });
+    await mkdir(join(model.dir, 'onnx'), { recursive: true });
+    for (const [key, bytes] of [['config', config], ['tokenizer', tokenizer], ['encoder', encoder], ['decoder', decoder]] as const) await writeFile(model.paths[key]!, bytes);
+    const result = await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
+    assert.deepEqual(result.skipped.map((s) => s.id), [repo]);
+    assert.equal(hub.requests.length, 0);
+    // What the pull hashed is remembered: list needs no --verify to call it verified.
+    assert.equal((await listModels({ modelsDir, manifest, roles: ['summarizer'] }))[0]!.status, 'verified');
+  });
+
+  it("pulls Curator's own exports from exportsFrom while Hub models come from the Hub", async () => {
+    const exportsDir = await mkdtemp(join(tmpdir(), 'curator-exports-'));
+    const genreBytes = randomBytes(2048);
+    await mkdir(join(exportsDir, 'acme', 'genre'), { recursive: true });
+    await writeFile(join(exportsDir, 'acme', 'genre', 'model.onnx'), genreBytes);
+    const mixed = parseManifest({
+      set: 'real',
+      models: [
+        ...manifest.models,
+        { role: 'genre', id: 'acme/genre', revision: 'v1', source: { kind: 'curator-export', exportedFrom: 'acme/genre-pt', exportedFromRevision: 'abc' }, precisions: { fp32: [{ path: 'model.onnx', sha256: sha(genreBytes) }] } },
+      ],
+    });
+    await assert.rejects(pullModels({ modelsDir, manifest: mixed, roles: ['genre'], hfEndpoint: hub.url }), /own ONNX export and has no Hub mirror/);
+    const result = await pullModels({ modelsDir, manifest: mixed, roles: ['summarizer', 'genre'], hfEndpoint: hub.url, exportsFrom: exportsDir });
+    assert.deepEqual(result.pulled.map((p) => p.id).sort(), ['acme/genre', repo]);
+    assert.deepEqual(await readFile(join(modelsDir, 'acme', 'genre', 'model.onnx')), genreBytes);
+    await rm(exportsDir, { recursive: true, force: true });
+  });
+
+  it('refuses to pull a model another live process is pulling, and takes over a dead one\'s lock', async () => {
+    await mkdir(join(modelsDir, '.staging'), { recursive: true });
+    const lock = join(modelsDir, '.staging', 'acme--tiny-t5.lock');
+    await writeFile(lock, String(process.pid));
+    await assert.rejects(pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url }), (error) => isCuratorError(error) && error.code === 'conflict');
+    await writeFile(lock, '999999999');
+    await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
+    assert.equal(existsSync(lock), false);
+  });
+
   it('copies from a local folder laid out like MODELS_DIR', async () => {
     const source = await mkdtemp(join(tmpdir(), 'curator-models-src-'));
     const files: [string, Buffer][] = [['config.json', config], ['tokenizer.json', tokenizer], ['onnx/encoder_model.onnx', encoder], ['onnx/decoder_model_merged.onnx', decoder]];

@@ -212,8 +212,9 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
     .option('--only <roles>', `comma-separated roles: ${allRoles.join(', ')}`)
     .option('--precision <precision>', 'fp32, fp16 or int8 (roles without it get their default)')
     .option('--from <source>', 'hub, s3://bucket/prefix, an http(s) Hub mirror, or a folder of <model-id>/ folders', 'hub')
+    .option('--exports-from <source>', "with --from hub: where Curator's own exports come from (s3://bucket/prefix or a folder); default CURATOR_MODELS_EXPORTS")
     .option('--concurrency <n>', 'files downloaded at once', '4')
-    .action(async (options: { only?: string; precision?: string; from: string; concurrency: string }, command: Command) => {
+    .action(async (options: { only?: string; precision?: string; from: string; exportsFrom?: string; concurrency: string }, command: Command) => {
       const { modelsDir, set } = settings(io.env);
       if (set === 'test') {
         io.stdout.write('CURATOR_MODELS=test: the test models are generated, not pulled. Run `npm run models:test`.\n');
@@ -228,6 +229,7 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
           set,
           overrides: modelOverridesFromEnv(io.env),
           from: options.from,
+          ...((options.exportsFrom ?? io.env['CURATOR_MODELS_EXPORTS']) ? { exportsFrom: options.exportsFrom ?? io.env['CURATOR_MODELS_EXPORTS'] } : {}),
           hfEndpoint: io.env['HF_ENDPOINT'] || 'https://huggingface.co',
           concurrency: Math.max(1, Number(options.concurrency) || 4),
           onProgress: reporter.onProgress,
