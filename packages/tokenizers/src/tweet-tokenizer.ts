@@ -88,9 +88,16 @@ export function replaceHtmlEntities(text: string): string {
   });
 }
 
+// Some alternatives (naked domains, numbers, emails) scan to the end of a whitespace-free run and
+// then fail, at every position of it: quadratic, about a second for a 10,000-character run such
+// as "a.a.a.a...". Runs longer than this get a token boundary every LONG_RUN characters, which
+// bounds the cost; no real word or link is that long.
+const LONG_RUN = 1000;
+const LONG_RUN_PATTERN = new RegExp(`[^${SPACE}]{${LONG_RUN}}(?=[^${SPACE}])`, 'gu');
+
 /** NLTK TweetTokenizer.tokenize with the defaults BERTweet uses (case kept, handles kept). */
 export function tweetTokenize(text: string): string[] {
-  const safeText = replaceHtmlEntities(text).replace(HANG_PATTERN, '$1$1$1');
+  const safeText = replaceHtmlEntities(text).replace(HANG_PATTERN, '$1$1$1').replace(LONG_RUN_PATTERN, '$& ');
   return Array.from(safeText.matchAll(WORD_PATTERN), (match) => match[0]);
 }
 

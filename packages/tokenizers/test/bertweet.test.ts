@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CuratorError } from '@curator/contracts';
-import { BertweetTokenizer, demojizeCodePoint, loadTokenizer } from '../src/index.ts';
+import { BertweetTokenizer, demojizeCodePoint, loadTokenizer, tweetTokenize } from '../src/index.ts';
 
 // A tiny BERTweet vocabulary. Ids: <s>=0, <pad>=1, </s>=2, <unk>=3, then these lines from 4, <mask> last (17).
 const VOCAB = [
@@ -198,6 +198,14 @@ describe('BertweetTokenizer.normalizeTweet', () => {
     // A nested quantifier in the URL pattern would backtrack exponentially here and never return.
     const text = `http://${'.,;'.repeat(40)} end`;
     assert.match(tokenizer.normalizeTweet(text), /^HTTPURL .* end$/);
+  });
+
+  it('cuts whitespace-free runs longer than 1000 characters, which the reference scans quadratically', () => {
+    assert.deepEqual(
+      tweetTokenize(`go ${'a'.repeat(2500)} now`).map((token) => token.length),
+      [2, 1000, 1000, 500, 3],
+    );
+    assert.deepEqual(tweetTokenize(`${'b'.repeat(1000)} x`).map((token) => token.length), [1000, 1]);
   });
 });
 
