@@ -4,6 +4,7 @@ import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, write
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { CuratorError, isCuratorError } from '@curator/contracts';
 import type { ModelRole } from './manifest.ts';
 import { resolveModels, type ModelsOptions, type ResolvedFile, type ResolvedModel } from './resolve.ts';
@@ -39,6 +40,8 @@ export interface PullOptions extends ModelsOptions {
   concurrency?: number;
   /** Resumed attempts per file after a broken transfer, within one pull. */
   retries?: number;
+  /** Pause before the first retry (grows linearly with each); default 500. */
+  retryDelayMs?: number;
   onProgress?: (event: PullEvent) => void;
   signal?: AbortSignal;
   /** Replaces the source built from `from` (tools, tests). */
@@ -120,12 +123,20 @@ async function hashPrefix(path: string, length: number, hash: ReturnType<typeof 
   for await (const chunk of createReadStream(path, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
 }
 
+/** fetch reports a dropped connection as `terminated`; its cause says why. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause && cause !== error.message ? `${error.message} (${cause})` : error.message;
+}
+
 interface DownloadContext {
   source: ModelFileSource;
   model: ResolvedModel;
   file: ResolvedFile;
   stagingModelDir: string;
   retries: number;
+  retryDelayMs: number;
   emit: (event: PullEvent) => void;
   signal?: AbortSignal;
 }
@@ -180,6 +191,11 @@ async function downloadFile(ctx: DownloadContext): Promise<{ sha256: string; siz
       await pipeline(opened.body, tap, createWriteStream(partial, { flags: 'r+', start: opened.offset }), ctx.signal ? { signal: ctx.signal } : {});
 
       if (size !== undefined && received !== size) {
+        if (received > size) {
+          // More bytes than the file has: the partial is not a prefix of it, so start over.
+          await rm(partial, { force: true });
+          await rm(metaPath, { force: true });
+        }
         throw new CuratorError('download_failed', `${model.id}/${file.path}: got ${received} of ${size} bytes`, { retryable: true });
       }
       const sha256 = hash.digest('hex');
@@ -195,9 +211,10 @@ async function downloadFile(ctx: DownloadContext): Promise<{ sha256: string; siz
       emit({ ...base, type: 'file-done', size: received, sha256, checked: expected !== undefined });
       return { sha256, size: received };
     } catch (error) {
-      const failure = isCuratorError(error) ? error : new CuratorError('download_failed', `${model.id}/${file.path}: ${(error as Error).message}`, { cause: error, retryable: true });
+      const failure = isCuratorError(error) ? error : new CuratorError('download_failed', `${model.id}/${file.path}: ${describeError(error)}`, { cause: error, retryable: true });
       if (!failure.retryable || attempt >= ctx.retries || ctx.signal?.aborted) throw failure;
       emit({ ...base, type: 'file-retry', attempt: attempt + 1, message: failure.message });
+      await delay(ctx.retryDelayMs * (attempt + 1), undefined, ctx.signal ? { signal: ctx.signal } : {});
     }
   }
 }
@@ -307,7 +324,7 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
         const downloaded = await Promise.all(
           needed.map((file) =>
             limit(() =>
-              downloadFile({ source, model, file, stagingModelDir, retries: options.retries ?? 3, emit, ...(options.signal ? { signal: options.signal } : {}) }).then((sum) => ({ file, sum })),
+              downloadFile({ source, model, file, stagingModelDir, retries: options.retries ?? 3, retryDelayMs: options.retryDelayMs ?? 500, emit, ...(options.signal ? { signal: options.signal } : {}) }).then((sum) => ({ file, sum })),
             ),
           ),
         );
