@@ -81,6 +81,8 @@ export interface WriteTestT5Options {
   folder?: string;
   /** Extra generation_config.json fields. */
   generationConfig?: Record<string, unknown>;
+  /** Scale of the end-of-sequence embedding: larger ends outputs sooner (default 2). */
+  eosEmbeddingScale?: number;
   /** Write tokenizer.json / tokenizer_config.json (default true). */
   tokenizer?: boolean;
 }
@@ -130,7 +132,7 @@ function normWeights(rng: SeededRandom, size: number): Float32Array {
 }
 
 /** Random weights with T5's initialisation scales (so activations stay in a sane range at any size). */
-function randomWeights(config: T5Config, seed: number): T5Weights {
+function randomWeights(config: T5Config, seed: number, eosScale: number): T5Weights {
   const rng = new SeededRandom(seed);
   const { d_model: d, d_kv: dkv, num_heads: heads, d_ff: ff } = config;
   const inner = dkv * heads;
@@ -167,10 +169,10 @@ function randomWeights(config: T5Config, seed: number): T5Weights {
     encoderFinalNorm: normWeights(rng, d),
     decoderFinalNorm: normWeights(rng, d),
   };
-  // Random weights put the end-of-sequence token on a par with every other token; pulling its
-  // embedding in makes its (tied) logit smaller, so outputs run several tokens before they end.
+  // The end-of-sequence embedding's norm sets how soon outputs end (its tied logit scales with it):
+  // tuned so that outputs run several tokens and beams end at different lengths.
   const eos = config.eos_token_id;
-  for (let i = 0; i < d; i++) shared[eos * d + i]! *= 0.6;
+  for (let i = 0; i < d; i++) shared[eos * d + i]! *= eosScale;
   return weights;
 }
 
@@ -539,7 +541,7 @@ export async function writeTestT5(dir: string, config: T5Config = tinyT5Config, 
   const precisions = options.precisions ?? ['fp32'];
   const folder = join(dir, options.folder ?? 'onnx');
   await mkdir(folder, { recursive: true });
-  const weights = randomWeights(config, options.seed ?? 1);
+  const weights = randomWeights(config, options.seed ?? 1, options.eosEmbeddingScale ?? 2);
   const files: string[] = [];
   const save = async (g: GraphBuilder, name: string) => {
     const path = join(folder, name);

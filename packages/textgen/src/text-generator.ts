@@ -1,0 +1,89 @@
+import { ModelThread } from '@curator/inference';
+import type * as ort from '@curator/inference/ort';
+import type { GenerationParams } from '@curator/contracts';
+import type { BatchingOptions, GenerateIdsArgs, GenerateTextArgs, GenerationProgress, IdsResult, TextGenEngineOptions, TextGenInfo, TextResult } from './engine.ts';
+import { optionsFromParams, type GenerateOptions, type Stage } from './options.ts';
+import type { DecoderLayout, Precision } from './seq2seq-model.ts';
+
+export interface TextGeneratorLoadOptions {
+  modelDir: string;
+  modelId?: string;
+  precision?: Precision;
+  /** The decoder export to use (default: merged when present, else split). */
+  decoder?: DecoderLayout;
+  executionProviders?: ort.InferenceSession.SessionOptions['executionProviders'];
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Micro-batching of concurrent calls (default { maxBatchSize: 8, maxDelayMs: 5 }); false: none. */
+  batching?: BatchingOptions | false;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface GenerateCallOptions {
+  onProgress?: (progress: GenerationProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Main-thread facade: the model runs in a worker thread of its own (ModelThread), so the caller's
+ * event loop stays free while tokens are generated.
+ */
+export class TextGenerator {
+  readonly info: TextGenInfo;
+  readonly #thread: ModelThread;
+
+  private constructor(thread: ModelThread) {
+    this.#thread = thread;
+    this.info = thread.info as TextGenInfo;
+  }
+
+  static async load(options: TextGeneratorLoadOptions): Promise<TextGenerator> {
+    const engineOptions: TextGenEngineOptions = {
+      modelDir: options.modelDir,
+      modelId: options.modelId,
+      precision: options.precision,
+      decoder: options.decoder,
+      executionProviders: options.executionProviders,
+      sessionOptions: options.sessionOptions,
+      batching: options.batching,
+    };
+    const thread = await ModelThread.start({
+      module: new URL('./engine.ts', import.meta.url),
+      options: engineOptions,
+      name: `textgen:${options.modelId ?? options.modelDir}`,
+      onLog: options.onLog,
+    });
+    return new TextGenerator(thread);
+  }
+
+  /** Generates from text: `stage` applies the summarize / headline input handling and defaults. */
+  generate(text: string, options: GenerateOptions & { stage?: Stage } = {}, call: GenerateCallOptions = {}): Promise<TextResult> {
+    const { stage, ...rest } = options;
+    return this.#thread.call<TextResult, GenerationProgress>('generate', { text, stage, options: rest } satisfies GenerateTextArgs, call);
+  }
+
+  /** Generates from encoder token ids (special tokens included); no tokenizer involved. */
+  generateIds(inputIds: number[], options: GenerateOptions & { stage?: Stage } = {}, call: GenerateCallOptions = {}): Promise<IdsResult> {
+    const { stage, ...rest } = options;
+    return this.#thread.call<IdsResult, GenerationProgress>('generateIds', { inputIds, stage, options: rest } satisfies GenerateIdsArgs, call);
+  }
+
+  /** T5 summary: "summarize: " + article, 512 input tokens, 4 beams, length penalty 2, max length 30. */
+  summarize(article: string, params: GenerationParams = {}, call: GenerateCallOptions = {}): Promise<TextResult> {
+    return this.generate(article, { ...optionsFromParams(params), stage: 'summarize' }, call);
+  }
+
+  /** Headline: whitespace-folded article, 384 input tokens, 4 beams, no repeated bigram, max length 84. */
+  headline(article: string, params: GenerationParams = {}, call: GenerateCallOptions = {}): Promise<TextResult> {
+    return this.generate(article, { ...optionsFromParams(params), stage: 'headline' }, call);
+  }
+
+  async warmup(): Promise<{ warmupMs: number }> {
+    return this.#thread.call<{ warmupMs: number }>('warmup', {});
+  }
+
+  close(): Promise<void> {
+    return this.#thread.close();
+  }
+}
+
+export { optionsFromParams };
