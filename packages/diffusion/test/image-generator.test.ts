@@ -122,6 +122,9 @@ test('numImages 2 gives two distinct images with consecutive seeds', async () =>
   assert.equal(result.images.length, 2);
   assert.deepEqual(result.images.map((i) => i.seed), [100, 101]);
   assert.ok(!result.images[0]!.data.equals(result.images[1]!.data));
+  // Image i of a batch is the image a single request with seed + i gives (batched kernels may round differently).
+  const alone = await generator.generate({ ...base, seed: 101 });
+  assert.ok(maxDifference(await pixels(result.images[1]!.data), await pixels(alone.images[0]!.data)) <= 2);
 });
 
 test('every scheduler produces an image of the requested size and format', async () => {
