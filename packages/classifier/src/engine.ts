@@ -116,7 +116,12 @@ export async function createEngine(options: ClassifierEngineOptions, host: Engin
   const precision = options.precision ?? 'fp32';
   const maxBatchSize = Math.max(1, options.maxBatchSize ?? 16);
 
-  if (!(await exists(options.modelDir))) throw missing(options, 'config.json');
+  if (!(await exists(options.modelDir))) {
+    const expected = ['config.json', modelFiles[precision]];
+    throw new CuratorError('model_missing', `Model ${options.modelId}: folder ${options.modelDir} does not exist (expected ${expected.join(', ')} and tokenizer files there)`, {
+      details: expected.map((file) => ({ path: file, message: `not found: ${options.modelDir} does not exist` })),
+    });
+  }
   if (!(await exists(join(options.modelDir, 'config.json')))) throw missing(options, 'config.json');
   const modelFile = await findModelFile(options, precision);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CuratorError } from '@curator/contracts';
@@ -134,6 +134,17 @@ test('a missing model folder or file fails with model_missing naming the file', 
     assert.ok(error instanceof CuratorError);
     assert.equal(error.code, 'model_missing');
     assert.match(error.message, /config\.json/);
+    assert.match(error.message, /model\.onnx/);
+    return true;
+  });
+  // A folder with weights and config but no tokenizer.
+  const untokenized = join(dir, 'untokenized');
+  await mkdir(untokenized);
+  for (const file of ['config.json', 'model.onnx']) await copyFile(join(sentimentDir, file), join(untokenized, file));
+  await assert.rejects(Classifier.load({ modelDir: untokenized, modelId: 'test/untokenized', task: 'sentiment' }), (error: unknown) => {
+    assert.ok(error instanceof CuratorError);
+    assert.equal(error.code, 'model_missing');
+    assert.match(error.message, /vocab\.txt/);
     return true;
   });
   // A folder with config and tokenizer but no fp16 weights.
@@ -145,6 +156,19 @@ test('a missing model folder or file fails with model_missing naming the file', 
     assert.equal(error.code, 'model_missing');
     assert.match(error.message, /model_fp16\.onnx/);
     assert.deepEqual(error.details?.map((d) => d.path), ['model_fp16.onnx']);
+    return true;
+  });
+});
+
+test('a corrupt model file fails with model_load_failed', async () => {
+  const corrupt = join(dir, 'corrupt');
+  await mkdir(corrupt);
+  for (const file of ['config.json', 'vocab.txt', 'bpe.codes']) await copyFile(join(sentimentDir, file), join(corrupt, file));
+  await writeFile(join(corrupt, 'model.onnx'), 'not an onnx model');
+  await assert.rejects(Classifier.load({ modelDir: corrupt, modelId: 'test/corrupt', task: 'sentiment' }), (error: unknown) => {
+    assert.ok(error instanceof CuratorError);
+    assert.equal(error.code, 'model_load_failed');
+    assert.match(error.message, /model\.onnx/);
     return true;
   });
 });
