@@ -75,12 +75,19 @@ export class MicroBatcher<T, R> {
     if (!chosen) return;
     const batch = chosen.items.splice(0, this.#options.maxBatchSize);
     const waitedMs = Date.now() - chosen.since;
+    if (chosen.timer) clearTimeout(chosen.timer);
     if (chosen.items.length === 0) {
-      if (chosen.timer) clearTimeout(chosen.timer);
       this.#queues.delete(chosen.key);
     } else {
-      // The rest waited as long as the batch that just left: they go next.
-      chosen.since = Date.now();
+      // What a full batch left behind waits for company like a new arrival.
+      const rest = chosen;
+      rest.since = Date.now();
+      rest.ready = rest.items.length >= this.#options.maxBatchSize;
+      rest.timer = setTimeout(() => {
+        rest.timer = undefined;
+        rest.ready = true;
+        this.#pump();
+      }, this.#options.maxDelayMs);
     }
     this.#running = true;
     this.#options.onBatch?.({ key: chosen.key, size: batch.length, waitedMs });
