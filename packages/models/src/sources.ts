@@ -176,6 +176,11 @@ export function s3Source(options: S3SourceOptions): ModelFileSource {
       try {
         try {
           got = await get(key, start, validator, signal);
+          // Stores that ignore If-Match (s3rver, some gateways) still name the object's current ETag.
+          if (got.resumed && got.response.ETag !== validator) {
+            (got.response.Body as Readable | undefined)?.destroy();
+            got = await get(key, 0, undefined, signal);
+          }
         } catch (error) {
           // The object changed since the partial bytes were fetched: start over.
           if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.$metadata.httpStatusCode === 416)) got = await get(key, 0, undefined, signal);

@@ -5,7 +5,7 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { isCuratorError } from '@curator/contracts';
 import { checkModels, listModels, parseManifest, pullModels, resolveModel, type Manifest, type ModelEntryInput, type PullEvent } from '@curator/models';
@@ -329,6 +329,36 @@ describe('pullModels from S3', () => {
     const rows = await listModels({ modelsDir, manifest, roles: ['summarizer'] });
     assert.equal(rows[0]!.status, 'verified');
     assert.equal(rows[0]!.verified, true);
+  });
+
+  it('resumes from a partial file with a ranged GET guarded by If-Match, and starts over when the object changed', async () => {
+    const s3 = { endpoint, region: 'us-east-1', forcePathStyle: true, credentials };
+    const client = new S3Client({ ...s3 });
+    const etag = (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `exports/${repo}/onnx/encoder_model.onnx` }))).ETag;
+    client.destroy();
+    const stagePartial = async (modelsDir: string, validator: string | undefined) => {
+      const staged = join(modelsDir, '.staging', 'acme--tiny-t5', 'onnx');
+      await mkdir(staged, { recursive: true });
+      await writeFile(join(staged, 'encoder_model.onnx.partial'), encoder.subarray(0, 1000));
+      await writeFile(join(staged, 'encoder_model.onnx.partial.json'), JSON.stringify({ validator }));
+    };
+    const pull = async (modelsDir: string) => {
+      const events: PullEvent[] = [];
+      await pullModels({ modelsDir, manifest: manifestWith(), roles: ['summarizer'], from: `s3://${bucket}/exports`, s3, onProgress: (e) => events.push(e) });
+      assert.deepEqual(await readFile(resolveModel('summarizer', { modelsDir, manifest: manifestWith() }).paths['encoder']!), encoder);
+      return events.filter((e) => 'path' in e && e.path === 'onnx/encoder_model.onnx');
+    };
+
+    const resumedDir = await mkdtemp(join(tmpdir(), 'curator-models-'));
+    await stagePartial(resumedDir, etag);
+    const resumed = await pull(resumedDir);
+    assert.deepEqual(resumed.filter((e) => e.type === 'file-start').map((e) => e.type === 'file-start' && e.resumeFrom), [1000]);
+
+    const changedDir = await mkdtemp(join(tmpdir(), 'curator-models-'));
+    await stagePartial(changedDir, '"0123456789abcdef0123456789abcdef"');
+    const restarted = await pull(changedDir);
+    assert.ok(restarted.some((e) => e.type === 'file-restart'));
+    assert.deepEqual(restarted.filter((e) => e.type === 'file-start').map((e) => e.type === 'file-start' && e.resumeFrom), [0]);
   });
 
   it('names the missing object', async () => {
