@@ -1,6 +1,6 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { CuratorError } from '@curator/contracts';
-import { manifestFor, roles, type Manifest, type ModelEntry, type ModelRole, type ModelSet, type ModelSource, type Precision } from './manifest.ts';
+import { manifestFor, precisions, roles, type Manifest, type ModelEntry, type ModelRole, type ModelSet, type ModelSource, type Precision } from './manifest.ts';
 import { applyOverride, type ModelOverrides } from './overrides.ts';
 import { fileState, readMarker } from './verify.ts';
 
@@ -100,4 +100,22 @@ export async function checkModels(options: ModelsOptions & { roles?: readonly Mo
     }
   }
   return result;
+}
+
+/**
+ * Like `resolveModel`, but settles on a precision whose files are all on disk: the wanted one,
+ * else the role's default, else any other. A GPU worker asks for fp16 and still starts on a
+ * machine that only pulled fp32. Undefined when no precision is complete.
+ */
+export async function resolveAvailableModel(role: ModelRole, options: ModelsOptions): Promise<ResolvedModel | undefined> {
+  const entry = modelEntry(role, options);
+  const order = [options.precision, entry.defaultPrecision, ...precisions].filter((p, i, all): p is Precision => p !== undefined && entry.precisions[p] !== undefined && all.indexOf(p) === i);
+  const marker = await readMarker(resolveEntry(entry, options.modelsDir).dir);
+  for (const precision of order) {
+    const model = resolveEntry(entry, options.modelsDir, precision);
+    let complete = true;
+    for (const f of model.files) if ((await fileState(f, marker)).kind === 'missing') complete = false;
+    if (complete) return model;
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { isCuratorError } from '@curator/contracts';
-import { checkModels, listModels, parseManifest, pullModels, resolveModel, type Manifest, type ModelEntryInput, type PullEvent } from '@curator/models';
+import { checkModels, listModels, parseManifest, pullModels, resolveAvailableModel, resolveModel, type Manifest, type ModelEntryInput, type PullEvent } from '@curator/models';
 import { FakeHub } from './hub-server.ts';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -203,6 +203,16 @@ describe('pullModels from a Hub-like server', () => {
     const rows = await listModels({ modelsDir, manifest, roles: ['summarizer'] });
     assert.deepEqual(rows.map((r) => [r.precision, r.status]), [['fp32', 'verified'], ['fp16', 'verified']]);
     assert.equal(rows[0]!.sizeBytes, config.length + tokenizer.length + encoder.length + decoder.length);
+  });
+
+  it('resolveAvailableModel settles on a precision that is on disk', async () => {
+    assert.equal(await resolveAvailableModel('summarizer', { modelsDir, manifest, precision: 'fp16' }), undefined);
+    await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
+    assert.equal((await resolveAvailableModel('summarizer', { modelsDir, manifest, precision: 'fp16' }))?.precision, 'fp32');
+    await pullModels({ modelsDir, manifest, roles: ['summarizer'], precision: 'fp16', hfEndpoint: hub.url });
+    const fp16 = await resolveAvailableModel('summarizer', { modelsDir, manifest, precision: 'fp16' });
+    assert.equal(fp16?.precision, 'fp16');
+    assert.ok(fp16?.paths['encoder']?.endsWith('encoder_model_fp16.onnx'));
   });
 
   it('list notices a changed file and, with verify, finds the mismatch', async () => {
