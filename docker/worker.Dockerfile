@@ -22,17 +22,21 @@ FROM nodejs AS deps-cpu
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /app
 COPY --from=manifests /src ./
-# npm 11 runs no dependency install script unless allowed; onnxruntime-node's is the only one the worker needs.
+# npm 11 runs no dependency install script unless allowed, and refuses --allow-scripts on the command line of a
+# project install: allow onnxruntime-node's (the only one the worker needs) in the user npmrc instead. Older npm
+# versions run every script anyway and ignore the key.
+RUN printf 'allow-scripts=onnxruntime-node\n' >> /root/.npmrc
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --no-audit --no-fund -w apps/worker -w apps/cli --allow-scripts=onnxruntime-node
+    npm ci --omit=dev --no-audit --no-fund --foreground-scripts -w apps/worker -w apps/cli
 
 FROM nodejs AS deps-cuda
 # cuda12: onnxruntime-node's install script adds the CUDA 12 execution provider libraries.
 ENV ONNXRUNTIME_NODE_INSTALL=cuda12
 WORKDIR /app
 COPY --from=manifests /src ./
+RUN printf 'allow-scripts=onnxruntime-node\n' >> /root/.npmrc
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --no-audit --no-fund -w apps/worker -w apps/cli --allow-scripts=onnxruntime-node
+    npm ci --omit=dev --no-audit --no-fund --foreground-scripts -w apps/worker -w apps/cli
 
 FROM nodejs AS cpu
 LABEL org.opencontainers.image.title="curator-worker-cpu" \

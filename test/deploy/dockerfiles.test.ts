@@ -122,10 +122,14 @@ test('worker: CUDA 12 + cuDNN runtime with onnxruntime-node for CUDA 12; a Debia
   assert.match(env('cuda'), /MODELS_DIR=\/models/);
   assert.match(env('cpu'), /MODELS_DIR=\/models/);
   for (const deps of ['deps-cpu', 'deps-cuda']) {
-    const run = stage(deps).instructions.find((i) => i.keyword === 'RUN')?.args ?? '';
-    // npm 11 skips dependency install scripts unless allowed; onnxruntime-node's fetches the CUDA provider.
-    assert.match(run, /--allow-scripts=onnxruntime-node/);
-    assert.match(run, /-w apps\/cli/, 'the CLI is in the image for `models pull`');
+    const runs = stage(deps).instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    const allow = runs.findIndex((r) => /allow-scripts=onnxruntime-node\\n' >> \/root\/\.npmrc/.test(r));
+    const install = runs.findIndex((r) => /npm ci\b/.test(r));
+    // npm 11 skips dependency install scripts unless allowed (and refuses --allow-scripts in a project install);
+    // onnxruntime-node's is the one that fetches the CUDA provider.
+    assert.ok(allow >= 0 && allow < install, `${deps}: onnxruntime-node's install script is allowed before npm ci`);
+    assert.doesNotMatch(runs[install] ?? '', /--allow-scripts/);
+    assert.match(runs[install] ?? '', /-w apps\/cli/, 'the CLI is in the image for `models pull`');
   }
   assert.ok(stage('cuda').instructions.some((i) => i.keyword === 'COPY' && i.args.includes('--from=deps-cuda')));
   assert.ok(stage('cpu').instructions.some((i) => i.keyword === 'COPY' && i.args.includes('--from=deps-cpu')));
