@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CuratorError, isCuratorError } from '@curator/contracts';
 import type { ModelRole } from './manifest.ts';
 import { resolveModels, type ModelsOptions, type ResolvedFile, type ResolvedModel } from './resolve.ts';
-import { sourceFor, type ModelFileSource, type S3SourceOptions } from './sources.ts';
+import { describeError, sourceFor, type ModelFileSource, type S3SourceOptions } from './sources.ts';
 import { fileState, markerFileName, readMarker, sha256OfFile, writeMarker, type VerificationMarker } from './verify.ts';
 
 export type PullEvent =
@@ -121,13 +121,6 @@ async function readPartialMeta(path: string): Promise<PartialMeta | undefined> {
 async function hashPrefix(path: string, length: number, hash: ReturnType<typeof createHash>): Promise<void> {
   if (length === 0) return;
   for await (const chunk of createReadStream(path, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
-}
-
-/** fetch reports a dropped connection as `terminated`; its cause says why. */
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  return cause && cause !== error.message ? `${error.message} (${cause})` : error.message;
 }
 
 interface DownloadContext {

@@ -33,6 +33,13 @@ export interface ModelFileSource {
   open(request: OpenRequest): Promise<OpenedFile>;
 }
 
+/** fetch reports a failure as `fetch failed` or a dropped connection as `terminated`; its cause says why. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause && cause !== error.message ? `${error.message} (${cause})` : error.message;
+}
+
 function strongValidator(etag: string | null | undefined): string | undefined {
   return etag && !etag.startsWith('W/') ? etag : undefined;
 }
@@ -85,7 +92,7 @@ export function hubSource(options: HubSourceOptions): ModelFileSource {
         try {
           response = await fetch(url, { headers, redirect: 'manual', ...(signal ? { signal } : {}) });
         } catch (error) {
-          throw new CuratorError('download_failed', `${url.origin}: ${(error as Error).message}`, { cause: error, retryable: true });
+          throw new CuratorError('download_failed', `${url.origin}: ${describeError(error)}`, { cause: error, retryable: true });
         }
         const linked = response.headers.get('x-linked-etag')?.replaceAll('"', '');
         if (linked && sha256Pattern.test(linked)) linkedSha256 = linked;

@@ -130,7 +130,7 @@ export function progressReporter(io: Pick<ModelsCommandIo, 'stdout'>): { onProgr
             bars.get(key)?.update(event.received, { done: formatBytes(event.received) });
             break;
           case 'file-retry':
-            multibar.log(`${event.id}/${event.path}: ${event.message}; resuming (attempt ${event.attempt})\n`);
+            multibar.log(`${event.id}/${event.path}: ${event.message}; retrying (attempt ${event.attempt})\n`);
             break;
           case 'file-restart':
             multibar.log(`${event.id}/${event.path}: ${event.reason}\n`);
@@ -169,7 +169,7 @@ export function progressReporter(io: Pick<ModelsCommandIo, 'stdout'>): { onProgr
           return;
         }
         case 'file-retry':
-          return line(`  ${event.id}/${event.path}: ${event.message}; resuming (attempt ${event.attempt})`);
+          return line(`  ${event.id}/${event.path}: ${event.message}; retrying (attempt ${event.attempt})`);
         case 'file-restart':
           return line(`  ${event.id}/${event.path}: ${event.reason}`);
         case 'file-done':
