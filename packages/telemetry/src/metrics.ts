@@ -45,7 +45,7 @@ export interface GatewayMetrics extends CommonMetrics {
   /** Label `route` is the route template (`/v1/jobs/:id`), never the raw URL; unmatched requests use `unmatched`. */
   httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   jobsSubmitted: Counter<'type'>;
-  /** Counted where the cancel request is accepted (the gateway), whether the job was queued or running. */
+  /** Cancel requests accepted, whether the job was queued or running (a running one also ends as failed/canceled on its worker). */
   jobsCanceled: Counter<'type'>;
   /** Sampled from the source on every scrape; the KEDA autoscaler reads `state=~"waiting|prioritized"`. */
   queueDepth: Gauge<'queue' | 'state'>;
@@ -58,7 +58,7 @@ export interface GatewayMetrics extends CommonMetrics {
 /** What a worker observes about the jobs and models it runs. */
 export interface WorkerMetrics extends CommonMetrics {
   jobsCompleted: Counter<'type'>;
-  /** `code` is the job's CuratorError code (a bounded set). */
+  /** `code` is the job's CuratorError code (a bounded set); `canceled` for a job canceled while running. */
   jobsFailed: Counter<'type' | 'code'>;
   /** Enqueue to finish, whatever the outcome. */
   jobDuration: Histogram<'type' | 'outcome'>;
