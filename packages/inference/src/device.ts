@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { CuratorError } from '@curator/contracts';
@@ -40,10 +43,21 @@ function probeModel(): Uint8Array {
   }).finish();
 }
 
+class MissingCudaProvider extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(`${path} is not installed`);
+    this.path = path;
+  }
+}
+
 const cudaLibraries = ['libcudnn', 'libcublasLt', 'libcublas', 'libcudart', 'libcufft', 'libcurand', 'libnvinfer', 'libonnxruntime_providers_cuda', 'libonnxruntime_providers_shared'];
 
 /** Turns onnxruntime's CUDA load failure into a sentence that names what is missing. */
 export function explainCudaFailure(error: unknown, cudaBundled: boolean | undefined): string {
+  if (error instanceof MissingCudaProvider) {
+    return `onnxruntime-node has no CUDA provider installed (${error.path} is missing): reinstall it on the GPU machine with ONNXRUNTIME_NODE_INSTALL=cuda12 (needs CUDA 12 and cuDNN 9)`;
+  }
   const message = error instanceof Error ? error.message : String(error);
   const library = cudaLibraries.find((name) => message.includes(name));
   const detail = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n')[0]!.trim();
@@ -57,10 +71,27 @@ export function explainCudaFailure(error: unknown, cudaBundled: boolean | undefi
   return `the CUDA provider failed to start: ${detail}`;
 }
 
+/**
+ * Where onnxruntime-node keeps its CUDA provider (installed beside the binding by its install
+ * script with ONNXRUNTIME_NODE_INSTALL=cuda12). Undefined where the layout is unknown.
+ */
+export function cudaProviderLibrary(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+    return join(dist, '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  } catch {
+    return undefined;
+  }
+}
+
 let cudaProbe: Promise<void> | undefined;
 let cudaProbeDevice: number | undefined;
 
 async function probeCuda(deviceId: number): Promise<void> {
+  // Without the provider library the probe can only fail, and onnxruntime would print its own error first.
+  const library = cudaProviderLibrary();
+  if (library !== undefined && !existsSync(library)) throw new MissingCudaProvider(library);
   const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [{ name: 'cuda', deviceId }], logSeverityLevel: 4 });
   await session.release();
 }
