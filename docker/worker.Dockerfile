@@ -45,6 +45,11 @@ ENV NODE_ENV=production \
     MODELS_DIR=/models \
     CURATOR_DEVICE=cpu \
     WORKER_METRICS_PORT=9464
+# Headline cards: sharp renders text with Pango; fontconfig finds fallback glyphs (the card's own font ships in
+# packages/card), the emoji font draws emoji instead of boxes.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fontconfig fonts-noto-color-emoji \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps-cpu /app ./
 COPY package.json ./
@@ -68,8 +73,13 @@ COPY --from=nodejs /usr/local/lib/node_modules /usr/local/lib/node_modules
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
  && groupadd --gid 1000 curator \
- && useradd --uid 1000 --gid curator --no-create-home --shell /usr/sbin/nologin curator \
+ && useradd --uid 1000 --gid curator --create-home --shell /usr/sbin/nologin curator \
  && mkdir -p /models && chown curator:curator /models
+# Headline cards: sharp renders text with Pango; fontconfig finds fallback glyphs (the card's own font ships in
+# packages/card), the emoji font draws emoji instead of boxes.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fontconfig fonts-noto-color-emoji \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     MODELS_DIR=/models \
     CURATOR_DEVICE=cuda \
