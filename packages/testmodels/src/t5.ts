@@ -350,6 +350,8 @@ function buildEncoder(config: T5Config, weights: T5Weights, precision: Precision
 
 interface DecoderGraphWeights {
   shared: string;
+  /** The transposed embedding for the tied head, made in the outer graph where it folds to a constant. */
+  sharedTransposed: string;
   lmHead?: string;
   table: string;
   finalNorm: string;
@@ -358,8 +360,10 @@ interface DecoderGraphWeights {
 
 function addDecoderWeights(g: GraphBuilder, config: T5Config, weights: T5Weights): DecoderGraphWeights {
   const d = config.d_model;
+  const shared = g.weight('shared.weight', weights.shared, [config.vocab_size, d]);
   return {
-    shared: g.weight('shared.weight', weights.shared, [config.vocab_size, d]),
+    shared,
+    sharedTransposed: g.op('Transpose', [shared], { perm: attr.ints([1, 0]) }),
     lmHead: weights.lmHead ? g.weight('lm_head.weight', weights.lmHead, [d, config.vocab_size]) : undefined,
     table: g.weight('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', weights.decoderBias, [config.relative_attention_num_buckets, config.num_heads]),
     finalNorm: g.weight('decoder.final_layer_norm.weight', weights.decoderFinalNorm, [d]),
@@ -433,7 +437,7 @@ function decoderBody(g: GraphBuilder, config: T5Config, w: DecoderGraphWeights, 
   } else {
     // Tied embeddings: T5 rescales the decoder output before the shared projection.
     const scaled = g.op('Mul', [x, ops.f32(config.d_model ** -0.5)]);
-    logits = g.op('MatMul', [scaled, g.op('Transpose', [w.shared], { perm: attr.ints([1, 0]) })]);
+    logits = g.op('MatMul', [scaled, w.sharedTransposed]);
   }
   return { logits, presents };
 }
