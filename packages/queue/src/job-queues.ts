@@ -80,9 +80,16 @@ export class JobQueues {
   }
 
   async get(id: string): Promise<JobView | null> {
-    const job = await this.findJob(id);
+    let job = await this.findJob(id);
     if (!job) return null;
-    return toJobView(job, await job.getState(), this.links);
+    const state = await job.getState();
+    // The job may have finished between reading its fields and its state: read the fields again
+    // so a finished job never shows without its result or error.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
+      job = await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id);
+      if (!job) return null;
+    }
+    return toJobView(job, state, this.links);
   }
 
   async getMany(ids: string[]): Promise<Array<JobView | null>> {
