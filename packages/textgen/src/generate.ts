@@ -15,7 +15,7 @@ import {
   applyTopK,
   applyTopP,
   argmax,
-  logSoftmax,
+  logSumExp,
   sampleToken,
   topEntries,
 } from './logits.ts';
@@ -148,22 +148,25 @@ class RequestState {
     const next: NextRow[] = [];
     for (const local of sources) {
       const row = rows[local]!;
-      const scores = Float32Array.from(logits[local]!);
+      // The logits are views of the decoder's output: processed in place unless several rows share them.
+      const scores = sources.length > rows.length ? Float32Array.from(logits[local]!) : logits[local]!;
       this.#process(scores, row);
       let token: number;
-      let logprobs: Float32Array;
+      let tokenLogprob: number;
       if (mode === 'sample') {
-        logprobs = logSoftmax(Float32Array.from(scores));
+        const lse = logSumExp(scores);
+        const raw = Float32Array.from(scores);
         applyTemperature(scores, this.options.temperature);
         applyTopK(scores, this.options.topK);
         applyTopP(scores, this.options.topP);
         token = sampleToken(scores, this.rng.next());
+        tokenLogprob = raw[token]! - lse;
       } else {
         token = argmax(scores);
-        logprobs = logSoftmax(scores);
+        tokenLogprob = scores[token]! - logSumExp(scores);
       }
       const tokens = [...row.tokens, token];
-      const logprob = row.logprob + logprobs[token]!;
+      const logprob = row.logprob + tokenLogprob;
       const generated = tokens.length - 1;
       if (this.eos.includes(token) || generated >= maxNewTokens) {
         this.finished.push({ tokens: tokens.slice(1), score: logprob / generated ** lengthPenalty });
@@ -180,9 +183,19 @@ class RequestState {
     const keep = Math.max(2, 1 + this.eos.length) * numBeams;
     let candidates: { score: number; index: number }[] = [];
     rows.forEach((row, b) => {
-      const scores = logSoftmax(Float32Array.from(logits[b]!));
-      this.#process(scores, row);
-      for (const entry of topEntries(scores, keep, b * this.vocabSize)) candidates.push({ score: entry.score + row.logprob, index: entry.index });
+      // Processors act on log-probabilities here, as in HF's beam search. Rather than write out
+      // logits - logsumexp for the whole vocabulary, the shift is applied where it matters.
+      const scores = logits[b]!;
+      const lse = logSumExp(scores);
+      if (this.options.repetitionPenalty !== 1) {
+        for (const token of new Set(row.tokens)) {
+          const logprob = scores[token]! - lse;
+          scores[token] = (logprob < 0 ? logprob * this.options.repetitionPenalty : logprob / this.options.repetitionPenalty) + lse;
+        }
+      }
+      applyNoRepeatNgram(scores, row.tokens, this.options.noRepeatNgramSize);
+      applyMinNewTokens(scores, row.tokens.length - 1, this.options.minNewTokens, this.eos);
+      for (const entry of topEntries(scores, keep, b * this.vocabSize)) candidates.push({ score: entry.score - lse + row.logprob, index: entry.index });
     });
     candidates = candidates.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, keep);
     const next: NextRow[] = [];

@@ -1,6 +1,16 @@
 // Logits processors and warpers with the semantics of transformers' logits_process.py, applied to
 // one row (one hypothesis) at a time.
 
+/** log(sum(exp(scores))), without touching the scores. */
+export function logSumExp(scores: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i]! > max) max = scores[i]!;
+  if (max === -Infinity) return max;
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) sum += Math.exp(scores[i]! - max);
+  return max + Math.log(sum);
+}
+
 /** In place: log(softmax(scores)). */
 export function logSoftmax(scores: Float32Array): Float32Array {
   let max = -Infinity;

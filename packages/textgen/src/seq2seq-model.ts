@@ -43,7 +43,7 @@ const halfTable = (() => {
   return table;
 })();
 
-/** Logits of the last position of every row, as float32 ([rows][vocab]). */
+/** Logits of the last position of every row, as float32 ([rows][vocab]); float32 rows are views, not copies. */
 export function lastPositionLogits(logits: Tensor): Float32Array[] {
   const [rows, length, vocab] = logits.dims as [number, number, number];
   const out: Float32Array[] = [];
@@ -55,7 +55,7 @@ export function lastPositionLogits(logits: Tensor): Float32Array[] {
       for (let i = 0; i < vocab; i++) row[i] = halfTable[half[i]!]!;
       out.push(row);
     } else {
-      out.push((logits.data as Float32Array).slice(start, start + vocab));
+      out.push((logits.data as Float32Array).subarray(start, start + vocab));
     }
   }
   return out;
