@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { CuratorError, type AnalysisTask, type JobType, type LoadedModel } from '@curator/contracts';
 import { resolveExecutionProviders, type DeviceChoice, type DeviceRequest } from '@curator/inference';
-import { resolveModel, checkModels, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
+import { resolveAvailableModel, checkModels, modelOverridesFromEnv, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
 import { Classifier } from '@curator/classifier';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import type { Pool } from '@curator/queue';
@@ -60,7 +60,8 @@ export class ModelHost {
     const { logger, metrics } = options;
     const jobTypes = options.pools.flatMap((pool) => jobTypesForPool[pool]).filter((type) => options.jobTypes.includes(type));
     const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
-    const check = await checkModels({ modelsDir: options.modelsDir, set: options.set, roles });
+    const overrides = modelOverridesFromEnv();
+    const check = await checkModels({ modelsDir: options.modelsDir, set: options.set, roles, overrides });
     if (check.missing.length > 0) {
       throw new CuratorError(
         'model_missing',
@@ -89,8 +90,9 @@ export class ModelHost {
   }
 
   private async loadRole(role: ModelRole, options: ModelHostOptions): Promise<void> {
-    const precision = this.device.preferredPrecision;
-    const model = resolveModel(role, { modelsDir: options.modelsDir, set: options.set, precision });
+    // The device's preferred precision where its files are on disk, else what is there (fp32 on a GPU still runs).
+    const model = await resolveAvailableModel(role, { modelsDir: options.modelsDir, set: options.set, precision: this.device.preferredPrecision, overrides: modelOverridesFromEnv() });
+    if (!model) throw new CuratorError('model_missing', `No complete ${role} model in ${options.modelsDir}`);
     const onLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => options.logger[level]({ role, model: model.id, ...fields }, message);
     const started = performance.now();
     switch (role) {

@@ -118,6 +118,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       connection: redis.duplicate(),
       prefix,
       concurrency: env.WORKER_CONCURRENCY,
+      lockDuration: env.WORKER_LOCK_MS,
       autorun: false,
     });
     worker.on('error', (error) => logger.warn({ err: error, pool }, 'worker connection error'));
@@ -172,7 +173,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     (closing ??= (async () => {
       ready = false;
       await beat();
-      const grace = deps.shutdownGraceMs ?? 30_000;
+      const grace = deps.shutdownGraceMs ?? env.WORKER_SHUTDOWN_GRACE_MS;
       const finished = Promise.all(workers.map((w) => w.close()));
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), grace).unref());
       if ((await Promise.race([finished, timeout])) === 'timeout') {

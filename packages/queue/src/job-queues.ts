@@ -86,8 +86,9 @@ export class JobQueues {
     // The job may have finished between reading its fields and its state: read the fields again
     // so a finished job never shows without its result or error.
     if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
-      job = await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id);
-      if (!job) return null;
+      const again = await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id);
+      if (!again) return null;
+      job = again;
     }
     return toJobView(job, state, this.links);
   }

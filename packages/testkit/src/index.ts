@@ -85,6 +85,8 @@ export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
 }
 
 /** Polls `read` until `done` holds (tests assert behaviour, so the limit is generous, not a timing claim). */
+export async function waitFor<T, S extends T>(read: () => Promise<T>, done: (value: T) => value is S, what: string, limitMs?: number): Promise<S>;
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, limitMs?: number): Promise<T>;
 export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, limitMs = 60_000): Promise<T> {
   const deadline = Date.now() + limitMs;
   let last: T | undefined;
