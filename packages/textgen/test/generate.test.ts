@@ -206,6 +206,18 @@ test('a canceled request leaves the batch with code canceled; the others finish'
   for (const i of [0, 2]) assert.equal((results[i] as GenerationResult).sequences[0]!.tokens.length, 30);
 });
 
+test('graphs at the folder root load like those under onnx/', async () => {
+  const root = await tinyT5({ tokenizer: false, folder: '.', layouts: ['split'], precisions: ['fp32'] });
+  try {
+    const model = await Seq2SeqModel.load({ modelDir: root.dir });
+    assert.equal(model.layout, 'split');
+    assert.deepEqual(tokensOf(await run(model, sampleInputs, { maxNewTokens: 10 })), tokensOf(await run(merged, sampleInputs, { maxNewTokens: 10 })));
+    await model.close();
+  } finally {
+    await root.cleanup();
+  }
+});
+
 test('missing files are reported as model_missing', async () => {
   await assert.rejects(Seq2SeqModel.load({ modelDir: `${fixture.dir}/nope` }), { code: 'model_missing' });
 });
