@@ -100,7 +100,6 @@ class RequestState {
   readonly request: GenerationRequest;
   readonly options: ResolvedOptions;
   readonly eos: readonly number[];
-  readonly vocabSize: number;
   readonly rng: SeededRng;
   readonly hypotheses: BeamHypotheses;
   readonly finished: GeneratedSequence[] = [];
@@ -110,11 +109,10 @@ class RequestState {
   firstTokenAt = 0;
   doneAt = 0;
 
-  constructor(request: GenerationRequest, eos: readonly number[], vocabSize: number) {
+  constructor(request: GenerationRequest, eos: readonly number[]) {
     this.request = request;
     this.options = request.options;
     this.eos = eos;
-    this.vocabSize = vocabSize;
     this.rng = new SeededRng(request.options.seed);
     this.hypotheses = new BeamHypotheses(request.options);
   }
@@ -180,6 +178,8 @@ class RequestState {
   /** Beam search as BeamSearchScorer.process / finalize. */
   #advanceBeams(rows: Row[], logits: Float32Array[], first: number): NextRow[] {
     const { numBeams, maxNewTokens } = this.options;
+    // The logits' width, which an export may pad beyond config.json's vocab_size.
+    const vocab = logits[0]!.length;
     const keep = Math.max(2, 1 + this.eos.length) * numBeams;
     let candidates: { score: number; index: number }[] = [];
     rows.forEach((row, b) => {
@@ -195,14 +195,14 @@ class RequestState {
       }
       applyNoRepeatNgram(scores, row.tokens, this.options.noRepeatNgramSize);
       applyMinNewTokens(scores, row.tokens.length - 1, this.options.minNewTokens, this.eos);
-      for (const entry of topEntries(scores, keep, b * this.vocabSize)) candidates.push({ score: entry.score - lse + row.logprob, index: entry.index });
+      for (const entry of topEntries(scores, keep, b * vocab)) candidates.push({ score: entry.score - lse + row.logprob, index: entry.index });
     });
     candidates = candidates.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, keep);
     const next: NextRow[] = [];
     for (let rank = 0; rank < candidates.length && next.length < numBeams; rank++) {
       const { score, index } = candidates[rank]!;
-      const beam = Math.floor(index / this.vocabSize);
-      const token = index % this.vocabSize;
+      const beam = Math.floor(index / vocab);
+      const token = index % vocab;
       const row = rows[beam]!;
       if (this.eos.includes(token)) {
         // An end of sequence outside the top numBeams candidates does not make a hypothesis.
@@ -254,7 +254,7 @@ export async function generateBatch(model: Seq2SeqModel, requests: readonly Gene
   const useCache = requests[0]?.options.useCache ?? true;
   if (requests.some((r) => r.options.useCache !== useCache)) throw new CuratorError('internal_error', 'a batch mixes cached and recomputing requests');
   const { decoderStartTokenId, eosTokenIds } = model.generation;
-  const states = requests.map((r) => new RequestState(r, eosTokenIds, model.vocabSize));
+  const states = requests.map((r) => new RequestState(r, eosTokenIds));
   const cancelCheck = () => {
     for (const s of states) {
       if (!s.done && s.request.isCanceled?.()) {
