@@ -18,7 +18,8 @@ before(async () => {
   storage = createObjectStorage(storageOptionsFromEnv(t.env));
   await storage.ensureBucket();
   notifier = new JobChangeNotifier(t.redis, t.env.QUEUE_PREFIX);
-  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }), notifier });
+  // A build that runs only classify jobs, so the 501 path can be seen.
+  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }), notifier, jobTypes: ['classify'] });
   await app.ready();
 });
 

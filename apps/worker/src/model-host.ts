@@ -3,6 +3,7 @@ import { CuratorError, type AnalysisTask, type JobType, type LoadedModel } from 
 import { resolveExecutionProviders, type DeviceChoice, type DeviceRequest } from '@curator/inference';
 import { resolveAvailableModel, checkModels, modelOverridesFromEnv, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
 import { Classifier } from '@curator/classifier';
+import { ImageGenerator } from '@curator/diffusion';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import type { Pool } from '@curator/queue';
 
@@ -50,6 +51,7 @@ export class ModelHost {
   readonly jobTypes: JobType[];
   private readonly hosted = new Map<ModelRole, Hosted>();
   private readonly classifiers = new Map<AnalysisTask, Classifier>();
+  private imageGenerator: ImageGenerator | null = null;
 
   private constructor(device: DeviceChoice, jobTypes: JobType[]) {
     this.device = device;
@@ -112,6 +114,20 @@ export class ModelHost {
         this.hosted.set(role, { role, model, loadMs, warmupMs, busyMs: () => classifier.stats().busyMs, close: () => classifier.close() });
         break;
       }
+      case 'image': {
+        const generator = await ImageGenerator.load({
+          modelDir: model.dir,
+          modelId: model.id,
+          precision: model.precision === 'fp16' ? 'fp16' : 'fp32',
+          executionProviders: [...this.device.executionProviders] as string[],
+          onLog,
+        });
+        const loadMs = performance.now() - started;
+        const warmupMs = await generator.warmup();
+        this.imageGenerator = generator;
+        this.hosted.set(role, { role, model, loadMs, warmupMs, busyMs: () => generator.stats().busyMs, close: () => generator.close() });
+        break;
+      }
       default:
         throw new CuratorError('not_implemented', `No engine for the ${role} model in this version`);
     }
@@ -122,6 +138,11 @@ export class ModelHost {
     const classifier = this.classifiers.get(task);
     if (!classifier) throw new CuratorError('model_missing', `This worker holds no ${task} model`);
     return classifier;
+  }
+
+  images(): ImageGenerator {
+    if (!this.imageGenerator) throw new CuratorError('model_missing', 'This worker holds no image model');
+    return this.imageGenerator;
   }
 
   modelId(role: ModelRole): string {
@@ -148,5 +169,6 @@ export class ModelHost {
     await Promise.all([...this.hosted.values()].map((h) => h.close().catch(() => undefined)));
     this.hosted.clear();
     this.classifiers.clear();
+    this.imageGenerator = null;
   }
 }

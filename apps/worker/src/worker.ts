@@ -81,7 +81,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     active.set(jobId, { type, tracker });
     try {
       if (await redis.get(k.cancelMarker(jobId))) throw new CuratorError('canceled', 'The job was canceled');
-      const context: PipelineContext = { tracker, models, fetchOptions, signal: abort };
+      const context: PipelineContext = { jobId, tracker, storage: deps.storage, metrics, models, fetchOptions, signal: abort };
       const result = await pipeline.run(request as never, context);
       await tracker.close();
       metrics.jobsCompleted.inc({ type });

@@ -66,9 +66,9 @@ const finished = (id: string) => waitFor(() => queues.get(id), (v): v is JobView
 test('a classify job runs on a real model in the worker and reports stages and result', async () => {
   await withWorker(async (worker) => {
     const heartbeat = worker.heartbeat();
-    assert.deepEqual(heartbeat.jobTypes, ['classify']);
+    assert.deepEqual(heartbeat.jobTypes, ['classify', 'text-to-image']);
     assert.equal(heartbeat.device, 'cpu');
-    assert.deepEqual(heartbeat.models.map((m) => m.role).sort(), ['genre', 'sentiment']);
+    assert.deepEqual(heartbeat.models.map((m) => m.role).sort(), ['genre', 'image', 'sentiment']);
     assert.ok(heartbeat.models.every((m) => m.warmupMs !== null));
     assert.deepEqual((await queues.workers()).map((w) => w.id), [worker.id]);
 
@@ -167,5 +167,26 @@ test('a worker that is told to stop finishes its jobs in flight and none is lost
     const done = await Promise.all(ids.map(finished));
     assert.ok(done.every((v) => v.status === 'succeeded'));
     assert.ok(done.every((v) => v.attempts.made === 1), 'no job ran twice');
+  });
+});
+
+test('a text-to-image job denoises on the image model and stores the pictures in S3', async () => {
+  await withWorker(async () => {
+    const id = await submit({ type: 'text-to-image', input: { prompt: 'a lighthouse at dawn' }, params: { width: 64, height: 64, steps: 4, seed: 42, numImages: 2 } });
+    const view = await finished(id);
+    assert.equal(view.status, 'succeeded', JSON.stringify(view.error));
+    const result = view.result as { images: Array<{ key: string; contentType: string; width: number; height: number; bytes: number; seed: number }>; generation: { seed: number; scheduler: string; steps: number } };
+    assert.equal(result.images.length, 2);
+    assert.deepEqual(result.images.map((i) => i.seed), [42, 43]);
+    assert.equal(result.generation.scheduler, 'pndm');
+    assert.equal(result.generation.steps, 4);
+    for (const image of result.images) {
+      assert.ok(image.key.startsWith(`jobs/${id}/`));
+      const bytes = await storage.get(image.key);
+      assert.equal(bytes.length, image.bytes);
+      assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+    }
+    assert.notDeepEqual(await storage.get(result.images[0]!.key), await storage.get(result.images[1]!.key));
+    assert.equal(view.stages[0]?.metrics?.steps, 4);
   });
 });

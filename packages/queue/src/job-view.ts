@@ -44,7 +44,9 @@ export function toJobView(job: Job<JobData, JobReturn>, state: BullState, links:
           ? { percent: progress.percent, stage: status === 'running' ? progress.stage : null, ...(progress.detail ? { detail: progress.detail } : {}) }
           : { percent: 0, stage: null },
     stages,
-    attempts: { made: Math.min(Math.max(job.attemptsStarted ?? 0, job.attemptsMade), maxAttempts), max: maxAttempts },
+    // attemptsMade counts finished attempts (failed or completed); attemptsStarted would also count
+    // restarts that are not attempts (after waiting for child jobs, after a stall).
+    attempts: { made: Math.min(status === 'running' ? job.attemptsMade + 1 : job.attemptsMade, maxAttempts), max: maxAttempts },
     result: returned?.result ?? null,
     error: failure,
     createdAt: iso(job.timestamp)!,
