@@ -6,7 +6,8 @@ import * as ort from '@curator/inference/ort';
 import { CuratorError } from '@curator/contracts';
 import { readGenerationConfig, type ModelGenerationConfig } from './options.ts';
 
-export type Precision = 'fp32' | 'fp16';
+/** fp32, fp16 (`_fp16` files, float16 I/O) or int8 (`_quantized` files: dynamically quantized, float32 I/O). */
+export type Precision = 'fp32' | 'fp16' | 'int8';
 export type DecoderLayout = 'merged' | 'split';
 
 export interface Seq2SeqLoadOptions {
@@ -148,7 +149,7 @@ export class Seq2SeqModel {
 
   static async load(options: Seq2SeqLoadOptions): Promise<Seq2SeqModel> {
     const precision = options.precision ?? 'fp32';
-    const suffix = precision === 'fp16' ? '_fp16' : '';
+    const suffix = precision === 'fp16' ? '_fp16' : precision === 'int8' ? '_quantized' : '';
     // Xenova's layout keeps the graphs under onnx/; plain optimum exports keep them at the root.
     const find = async (name: string): Promise<string | undefined> => {
       for (const candidate of [join(options.modelDir, 'onnx', `${name}${suffix}.onnx`), join(options.modelDir, `${name}${suffix}.onnx`)]) {

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFile } from 'node:fs/promises';
 import { Seq2SeqModel } from '../src/seq2seq-model.ts';
 import { generateBatch, type GenerationResult } from '../src/generate.ts';
 import { resolveOptions, type GenerateOptions } from '../src/options.ts';
@@ -215,6 +216,20 @@ test('graphs at the folder root load like those under onnx/', async () => {
     await model.close();
   } finally {
     await root.cleanup();
+  }
+});
+
+test('int8 picks the _quantized files (float32 I/O)', async () => {
+  const dir = await tinyT5({ tokenizer: false, layouts: ['merged'], precisions: ['fp32'] });
+  try {
+    // The quantized export has the fp32 interface; a copy of the fp32 graphs stands in for it.
+    for (const name of ['encoder_model', 'decoder_model_merged']) await copyFile(`${dir.dir}/onnx/${name}.onnx`, `${dir.dir}/onnx/${name}_quantized.onnx`);
+    const model = await Seq2SeqModel.load({ modelDir: dir.dir, precision: 'int8' });
+    assert.match(model.files[0]!, /encoder_model_quantized\.onnx$/);
+    assert.deepEqual(tokensOf(await run(model, sampleInputs, { maxNewTokens: 5 })), tokensOf(await run(merged, sampleInputs, { maxNewTokens: 5 })));
+    await model.close();
+  } finally {
+    await dir.cleanup();
   }
 });
 
