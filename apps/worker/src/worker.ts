@@ -119,6 +119,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       prefix,
       concurrency: env.WORKER_CONCURRENCY,
       lockDuration: env.WORKER_LOCK_MS,
+      stalledInterval: env.WORKER_LOCK_MS,
       autorun: false,
     });
     worker.on('error', (error) => logger.warn({ err: error, pool }, 'worker connection error'));

@@ -2,6 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadEnv } from '@curator/config';
 import { JobQueues } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv, type ObjectStorage } from '@curator/storage';
 import { createMetrics, createLogger } from '@curator/telemetry';
@@ -188,5 +190,59 @@ test('a text-to-image job denoises on the image model and stores the pictures in
     }
     assert.notDeepEqual(await storage.get(result.images[0]!.key), await storage.get(result.images[1]!.key));
     assert.equal(view.stages[0]?.metrics?.steps, 4);
+  });
+});
+
+// A picture big enough that denoising takes seconds on the CPU; unseeded, so never served from the stage cache.
+const slowImage = { type: 'text-to-image', input: { prompt: 'a long night at sea' }, params: { width: 512, height: 512, steps: 60 } };
+
+test('while a model runs for seconds the event loop stays free: locks are renewed and no job stalls', async () => {
+  // A lock of 1 s (renewed every 0.5 s, checked for stalls every 1 s) would expire many times over
+  // if inference blocked the loop.
+  const env = loadEnv({ ...t.vars, WORKER_LOCK_MS: '1000' });
+  await withWorker(async () => {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    const id = await submit(slowImage);
+    await waitFor(() => queues.get(id), (v) => v?.status === 'running', 'the job to start');
+    delay.enable();
+    const started = Date.now();
+    const view = await finished(id);
+    const ranMs = Date.now() - started;
+    delay.disable();
+    assert.equal(view.status, 'succeeded', JSON.stringify(view.error));
+    assert.ok(ranMs > 2000, `the inference should outlast the lock (ran ${ranMs} ms)`);
+    assert.equal(view.attempts.made, 1);
+    const job = await queues.findJob(id);
+    assert.equal(job?.stalledCounter ?? 0, 0, 'the job was never seen as stalled');
+    const maxLagMs = delay.max / 1e6;
+    assert.ok(maxLagMs < 500, `max event-loop lag ${maxLagMs.toFixed(0)} ms while the model ran ${ranMs} ms`);
+  }, env);
+});
+
+test('canceling a running job stops its inference and marks it canceled', async () => {
+  await withWorker(async () => {
+    const id = await submit(slowImage);
+    await waitFor(() => queues.get(id), (v) => (v?.progress.percent ?? 0) > 0 && v?.status === 'running', 'denoising to start');
+    await queues.cancel(id);
+    const view = await finished(id);
+    assert.equal(view.status, 'canceled');
+    assert.equal(view.error?.code, 'canceled');
+    assert.equal(view.attempts.made, 1, 'a canceled job is not retried');
+  });
+});
+
+test('on shutdown a job that outlasts the grace period is handed back and finished by the next worker, once', async () => {
+  const id = await submit(slowImage);
+  const env = loadEnv({ ...t.vars, WORKER_SHUTDOWN_GRACE_MS: '200' });
+  const first = await startWorker({ env, redis: t.redis, storage, metrics: createMetrics({ process: 'worker' }), logger: createLogger('test', 'silent') });
+  await waitFor(() => queues.get(id), (v) => (v?.progress.percent ?? 0) > 0, 'denoising to start');
+  await first.close();
+  const handedBack = await queues.get(id);
+  assert.equal(handedBack?.status, 'queued');
+  assert.equal(handedBack?.attempts.made, 0, 'handing back is not a failed attempt');
+  await withWorker(async () => {
+    const view = await finished(id);
+    assert.equal(view.status, 'succeeded', JSON.stringify(view.error));
+    assert.equal(view.attempts.made, 1);
   });
 });
