@@ -4,6 +4,7 @@ import { resolveExecutionProviders, type DeviceChoice, type DeviceRequest } from
 import { resolveAvailableModel, checkModels, modelOverridesFromEnv, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
 import { Classifier } from '@curator/classifier';
 import { ImageGenerator } from '@curator/diffusion';
+import { TextGenerator } from '@curator/textgen';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import type { Pool } from '@curator/queue';
 
@@ -40,6 +41,8 @@ export interface ModelHostOptions {
   deviceId: number;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Micro-batching of the text generators (BATCH_MAX_SIZE, BATCH_MAX_DELAY_MS). */
+  batching: { maxBatchSize: number; maxDelayMs: number };
 }
 
 /**
@@ -52,10 +55,13 @@ export class ModelHost {
   private readonly hosted = new Map<ModelRole, Hosted>();
   private readonly classifiers = new Map<AnalysisTask, Classifier>();
   private imageGenerator: ImageGenerator | null = null;
+  private readonly textGenerators = new Map<'summarizer' | 'headline', TextGenerator>();
+  private readonly batching: { maxBatchSize: number; maxDelayMs: number };
 
-  private constructor(device: DeviceChoice, jobTypes: JobType[]) {
+  private constructor(device: DeviceChoice, jobTypes: JobType[], batching: { maxBatchSize: number; maxDelayMs: number }) {
     this.device = device;
     this.jobTypes = jobTypes;
+    this.batching = batching;
   }
 
   static async load(options: ModelHostOptions): Promise<ModelHost> {
@@ -76,7 +82,7 @@ export class ModelHost {
       deviceId: options.deviceId,
       log: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
     });
-    const host = new ModelHost(device, jobTypes);
+    const host = new ModelHost(device, jobTypes, options.batching);
     try {
       for (const role of roles) await host.loadRole(role, options);
     } catch (error) {
@@ -114,6 +120,22 @@ export class ModelHost {
         this.hosted.set(role, { role, model, loadMs, warmupMs, busyMs: () => classifier.stats().busyMs, close: () => classifier.close() });
         break;
       }
+      case 'summarizer':
+      case 'headline': {
+        const generator = await TextGenerator.load({
+          modelDir: model.dir,
+          modelId: model.id,
+          precision: model.precision === 'fp16' ? 'fp16' : model.precision === 'int8' ? 'int8' : 'fp32',
+          executionProviders: [...this.device.executionProviders],
+          batching: this.batching,
+          onLog,
+        });
+        const loadMs = performance.now() - started;
+        const { warmupMs } = await generator.warmup();
+        this.textGenerators.set(role, generator);
+        this.hosted.set(role, { role, model, loadMs, warmupMs, busyMs: () => generator.stats().busyMs, close: () => generator.close() });
+        break;
+      }
       case 'image': {
         const generator = await ImageGenerator.load({
           modelDir: model.dir,
@@ -138,6 +160,12 @@ export class ModelHost {
     const classifier = this.classifiers.get(task);
     if (!classifier) throw new CuratorError('model_missing', `This worker holds no ${task} model`);
     return classifier;
+  }
+
+  textGenerator(role: 'summarizer' | 'headline'): TextGenerator {
+    const generator = this.textGenerators.get(role);
+    if (!generator) throw new CuratorError('model_missing', `This worker holds no ${role} model`);
+    return generator;
   }
 
   images(): ImageGenerator {
@@ -170,5 +198,6 @@ export class ModelHost {
     this.hosted.clear();
     this.classifiers.clear();
     this.imageGenerator = null;
+    this.textGenerators.clear();
   }
 }

@@ -96,6 +96,22 @@ export class StageTracker {
     }
   }
 
+  /** A stage that runs elsewhere (another pool): shown running with a note until it comes back. */
+  async markWaiting(name: string, detail: string): Promise<void> {
+    const index = this.stages.findIndex((s) => s.name === name);
+    if (index < 0) return;
+    this.stages[index]!.status = 'running';
+    this.current = { index, fraction: 0, detail };
+    await this.flush();
+  }
+
+  /** Fills in a stage that ran elsewhere. */
+  restore(name: string, fields: Partial<Stage>): void {
+    const stage = this.stages.find((s) => s.name === name);
+    if (stage) Object.assign(stage, fields);
+    if (this.current && this.stages[this.current.index]?.name === name) this.current = null;
+  }
+
   skip(name: string): void {
     const stage = this.stages.find((s) => s.name === name);
     if (stage) stage.status = 'skipped';

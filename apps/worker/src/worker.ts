@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Worker, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { Worker, Queue, UnrecoverableError, WaitingError, WaitingChildrenError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CuratorError, isCuratorError, availableJobTypes, type ErrorInfo, type JobType, type WorkerHeartbeat } from '@curator/contracts';
 import type { Env } from '@curator/config';
@@ -52,8 +52,21 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     deviceId: env.CURATOR_DEVICE_ID,
     logger,
     metrics,
+    batching: { maxBatchSize: env.BATCH_MAX_SIZE, maxDelayMs: env.BATCH_MAX_DELAY_MS },
   });
   const prefix = env.QUEUE_PREFIX;
+  const imageQueue = new Queue<JobData, JobReturn>('image', { connection: redis, prefix });
+  const enqueueImageStages = async (parent: Job<JobData, JobReturn>, data: JobData, childId: string) => {
+    await imageQueue.add('text-to-image', data, {
+      jobId: childId,
+      parent: { id: parent.id!, queue: parent.queueQualifiedName },
+      failParentOnFailure: true,
+      attempts: env.JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: env.JOB_BACKOFF_MS },
+      removeOnComplete: { age: env.JOB_TTL_SECONDS },
+      removeOnFail: { age: env.JOB_TTL_SECONDS },
+    });
+  };
   const k = keys(prefix);
   const active = new Map<string, { type: JobType; tracker: StageTracker | null }>();
   let ready = true;
@@ -80,8 +93,20 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     const tracker = new StageTracker({ job, stageNames: pipeline.stages(request as never), metrics, redis, prefix, cacheTtlSeconds: env.JOB_TTL_SECONDS, signal: abort });
     active.set(jobId, { type, tracker });
     try {
-      if (await redis.get(k.cancelMarker(jobId))) throw new CuratorError('canceled', 'The job was canceled');
-      const context: PipelineContext = { jobId, tracker, storage: deps.storage, metrics, models, fetchOptions, signal: abort };
+      const markers = await redis.mget(k.cancelMarker(jobId), k.cancelMarker(parsed.data.parentId ?? jobId));
+      if (markers.some(Boolean)) throw new CuratorError('canceled', 'The job was canceled');
+      const context: PipelineContext = {
+        jobId,
+        job,
+        token,
+        enqueueImageStages: (data, childId) => enqueueImageStages(job, data, childId),
+        tracker,
+        storage: deps.storage,
+        metrics,
+        models,
+        fetchOptions,
+        signal: abort,
+      };
       const result = await pipeline.run(request as never, context);
       await tracker.close();
       metrics.jobsCompleted.inc({ type });
@@ -90,6 +115,8 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       return { result, stages: tracker.stages };
     } catch (raw) {
       await tracker.close();
+      // Not a failure: the job waits for its image stages in the other pool and comes back.
+      if (raw instanceof WaitingChildrenError) throw raw;
       if (handingBack && abort.aborted) {
         // Shutting down: give the job back untouched so another worker runs it from the start.
         await job.moveToWait(token);
@@ -130,7 +157,11 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
   const subscriber = redis.duplicate();
   await subscriber.subscribe(k.cancelChannel);
   subscriber.on('message', (_channel: string, jobId: string) => {
-    for (const worker of workers) worker.cancelJob(jobId, 'canceled');
+    // A curate job's image stages run as `<id>-image` in the image pool.
+    for (const worker of workers) {
+      worker.cancelJob(jobId, 'canceled');
+      worker.cancelJob(`${jobId}-image`, 'canceled');
+    }
   });
 
   const heartbeat = (): WorkerHeartbeat => ({
@@ -186,6 +217,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       clearInterval(timer);
       await subscriber.quit().catch(() => undefined);
       await removeHeartbeat(redis, prefix, id).catch(() => undefined);
+      await imageQueue.close();
       await models.close();
       for (const worker of workers) {
         // BullMQ does not close a connection it was handed.

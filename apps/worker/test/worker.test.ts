@@ -68,9 +68,9 @@ const finished = (id: string) => waitFor(() => queues.get(id), (v): v is JobView
 test('a classify job runs on a real model in the worker and reports stages and result', async () => {
   await withWorker(async (worker) => {
     const heartbeat = worker.heartbeat();
-    assert.deepEqual(heartbeat.jobTypes, ['classify', 'text-to-image']);
+    assert.deepEqual(heartbeat.jobTypes.sort(), ['classify', 'curate', 'headline', 'summarize', 'text-to-image']);
     assert.equal(heartbeat.device, 'cpu');
-    assert.deepEqual(heartbeat.models.map((m) => m.role).sort(), ['genre', 'image', 'sentiment']);
+    assert.deepEqual(heartbeat.models.map((m) => m.role).sort(), ['genre', 'headline', 'image', 'sentiment', 'summarizer']);
     assert.ok(heartbeat.models.every((m) => m.warmupMs !== null));
     assert.deepEqual((await queues.workers()).map((w) => w.id), [worker.id]);
 
@@ -244,5 +244,61 @@ test('on shutdown a job that outlasts the grace period is handed back and finish
     const view = await finished(id);
     assert.equal(view.status, 'succeeded', JSON.stringify(view.error));
     assert.equal(view.attempts.made, 1);
+  });
+});
+
+const story = 'The harbour reopened on Monday after a week of repairs. Fishermen returned at dawn, and the shops along the quay opened their doors again. Officials said the new sea wall held during the storm.';
+
+test('summarize and headline jobs generate text with the T5 engines and report token figures', async () => {
+  await withWorker(async () => {
+    const summary = await finished(await submit({ type: 'summarize', input: { text: story } }));
+    assert.equal(summary.status, 'succeeded', JSON.stringify(summary.error));
+    const result = summary.result as { text: string; tokens: number; model: string };
+    assert.ok(result.text.length > 0);
+    assert.ok(result.tokens > 0 && result.tokens <= 29, `${result.tokens} tokens within max length 30`);
+    assert.equal(result.model, 'curator-test/summarizer');
+    const stage = summary.stages.find((s) => s.name === 'summarize')!;
+    assert.equal(stage.metrics?.tokens, result.tokens);
+    assert.ok((stage.metrics?.tokensPerSecond ?? 0) > 0);
+    assert.ok(stage.input && stage.input.limit === 512);
+
+    const headline = await finished(await submit({ type: 'headline', input: { text: story }, params: { maxTokens: 12, numBeams: 3, numReturnSequences: 2 } }));
+    assert.equal(headline.status, 'succeeded', JSON.stringify(headline.error));
+    const h = headline.result as { text: string; tokens: number; sequences: Array<{ text: string; score: number }> };
+    assert.ok(h.tokens <= 12);
+    assert.equal(h.sequences.length, 2);
+    assert.ok(h.sequences[0]!.score >= h.sequences[1]!.score);
+    assert.equal(headline.stages.find((s) => s.name === 'headline')?.input?.limit, 384);
+  });
+});
+
+test('a curate job makes the whole card: text stages in the text pool, image and card in the image pool', async () => {
+  await withWorker(async () => {
+    const request = { type: 'curate', input: { text: story, title: 'Harbour reopens' }, params: { seed: 11, image: { width: 64, height: 64, steps: 4 } } };
+    const first = await finished(await submit(request));
+    assert.equal(first.status, 'succeeded', JSON.stringify(first.error));
+    const result = first.result as { title: string; summary: string; headline: string; analysis: { task: string; label: string }; image: { image: { key: string; width: number }; card: { key: string; width: number; height: number }; generation: { prompt: string; seed: number } } };
+    assert.equal(result.title, 'Harbour reopens');
+    assert.ok(result.summary.length > 0 && result.headline.length > 0);
+    assert.equal(result.analysis.task, 'sentiment');
+    assert.equal(result.image.generation.prompt, `Impressionist image - ${result.summary}`);
+    assert.equal(result.image.generation.seed, 11);
+    assert.ok(result.image.image.key.startsWith(`jobs/${first.id}/`));
+    assert.equal(result.image.card.key, `jobs/${first.id}/card.png`);
+    assert.equal(result.image.card.width, 64);
+    assert.ok(result.image.card.height > 64, 'the band sits above the picture');
+    assert.ok(await storage.exists(result.image.card.key));
+    assert.deepEqual(first.stages.map((s) => [s.name, s.status]), [
+      ['extract', 'succeeded'], ['sentiment', 'succeeded'], ['summarize', 'succeeded'], ['headline', 'succeeded'], ['image', 'succeeded'], ['card', 'succeeded'],
+    ]);
+    assert.equal(first.attempts.made, 1);
+
+    // The same article with a new prefix: only the image and the card are computed again.
+    const again = await finished(await submit({ ...request, params: { ...request.params, imagePrefix: 'Watercolour - ' } }));
+    assert.equal(again.status, 'succeeded', JSON.stringify(again.error));
+    const cached = Object.fromEntries(again.stages.map((s) => [s.name, s.cached]));
+    assert.deepEqual(cached, { extract: false, sentiment: true, summarize: true, headline: true, image: false, card: false });
+    assert.equal((again.result as typeof result).summary, result.summary);
+    assert.equal((again.result as typeof result).image.generation.prompt, `Watercolour - ${result.summary}`);
   });
 });

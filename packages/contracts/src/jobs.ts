@@ -336,4 +336,4 @@ export type JobErrorInfo = z.infer<typeof errorInfoSchema>;
  * Job types this build runs end to end. The gateway answers 501 `not_implemented` for the others
  * (their models arrive in later releases).
  */
-export const availableJobTypes: readonly JobType[] = ['classify', 'text-to-image'];
+export const availableJobTypes: readonly JobType[] = ['curate', 'classify', 'summarize', 'headline', 'text-to-image'];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { isCuratorError } from '@curator/contracts';
 // A path import: @curator/testmodels does not export this module by name (yet).
-import { writeTestStableDiffusion } from '../../testmodels/src/stable-diffusion.ts';
+import { writeTestStableDiffusion } from '@curator/testmodels/stable-diffusion';
 import { ImageGenerator, type GenerateRequest } from '../src/index.ts';
 
 let root: string;

@@ -5,8 +5,12 @@ import { jobRequestSchema, errorInfoSchema, stageSchema, jobProgressSchema, type
 export const jobDataSchema = z.object({
   request: jobRequestSchema,
   submittedAt: z.iso.datetime(),
-  /** Parent curate job when this job is one of its stages running in another pool. */
+  /** Parent curate job when this job is its image stages, run in the image pool. */
   parentId: z.string().optional(),
+  /** For a curate job's image stages: the headline to set on the card. */
+  card: z.object({ headline: z.string() }).optional(),
+  /** A curate job's finished text stages, kept while its image stages run in the other pool. */
+  textStages: z.object({ value: z.unknown(), stages: z.array(stageSchema) }).optional(),
 });
 export type JobData = z.infer<typeof jobDataSchema>;
 
@@ -32,6 +36,9 @@ export function decodeFailure(failedReason: string | undefined): ErrorInfo {
   if (failedReason?.startsWith(failurePrefix)) {
     const parsed = errorInfoSchema.safeParse(safeJson(failedReason.slice(failurePrefix.length)));
     if (parsed.success) return parsed.data;
+  }
+  if (failedReason && /^child .* failed$/.test(failedReason.trim())) {
+    return { code: 'inference_failed', message: 'The image stages failed in the image pool' };
   }
   if (failedReason && /stalled more than allowable limit/.test(failedReason)) {
     return { code: 'inference_failed', message: 'The job stalled: its worker stopped renewing the lock too many times' };

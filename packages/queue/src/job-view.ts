@@ -11,6 +11,8 @@ function statusOf(state: BullState, failedCode: string | undefined): JobStatus {
     case 'failed':
       return failedCode === 'canceled' ? 'canceled' : 'failed';
     case 'active':
+    case 'waiting-children':
+      // Waiting for its image stages in the other pool: the job is under way.
       return 'running';
     default:
       return 'queued';

@@ -38,7 +38,7 @@ export async function testEnvironment(options: { roles?: readonly TestModelRole[
   const prefix = `curator-test-${randomUUID().slice(0, 8)}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'curator-test-'));
   const s3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), port: 0, host: '127.0.0.1' });
-  const modelsDir = await testModels(options.roles ?? ['sentiment', 'genre', 'image']);
+  const modelsDir = await testModels(options.roles ?? ['sentiment', 'genre', 'summarizer', 'headline', 'image']);
   const vars: Record<string, string> = {
     HOST: '127.0.0.1',
     PORT: '0',

@@ -2,3 +2,9 @@ export { GraphBuilder, attr, DataType, float32ToFloat16Bits, float16BitsToFloat3
 export type { ElementType, Dim, Precision } from './graph.ts';
 export { SeededRandom } from './random.ts';
 export { ensureTestModels, testModelDir, testModelRoles, testModelsVersion, type TestModelRole } from './test-set.ts';
+export { writeTestSentimentModel, writeTestGenreModel, writeTestClassifier } from './classifier.ts';
+export { writeTestT5, tinyT5Config, t5SmallConfig, t5FileName, type T5Config, type WriteTestT5Options } from './t5.ts';
+export { writeTestStableDiffusion, type TestStableDiffusionOptions } from './stable-diffusion.ts';
+export { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from './tokenizer-files.ts';
+export { writeT5Tokenizer } from './t5-tokenizer.ts';
+export { writeClipTokenizer } from './clip-tokenizer.ts';

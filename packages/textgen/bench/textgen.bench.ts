@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { writeTestT5, t5SmallConfig } from '../../testmodels/src/t5.ts';
+import { writeTestT5, t5SmallConfig } from '@curator/testmodels/t5';
 import { Seq2SeqModel } from '../src/seq2seq-model.ts';
 import { generateBatch, type GenerationRequest } from '../src/generate.ts';
 import { resolveOptions, type GenerateOptions } from '../src/options.ts';

@@ -81,6 +81,10 @@ export class TextGenerator {
     return this.#thread.call<{ warmupMs: number }>('warmup', {});
   }
 
+  stats(): { calls: number; busyMs: number; inFlight: number } {
+    return this.#thread.stats();
+  }
+
   close(): Promise<void> {
     return this.#thread.close();
   }

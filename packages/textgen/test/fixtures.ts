@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // The T5 writer is not (yet) among @curator/testmodels' exports, hence the relative path.
-import { writeTestT5, tinyT5Config } from '../../testmodels/src/t5.ts';
+import { writeTestT5, tinyT5Config } from '@curator/testmodels/t5';
 
 export { tinyT5Config };
 
