@@ -12,6 +12,7 @@ const redis = createRedis(env.REDIS_URL);
 const storage = createObjectStorage(storageOptionsFromEnv(env));
 let ready = false;
 const metricsServer = env.WORKER_METRICS_PORT > 0 ? await startMetricsServer(metrics.registry, env.WORKER_METRICS_PORT, '0.0.0.0', { isHealthy: () => ready }) : null;
+if (metricsServer) logger.info({ port: metricsServer.port }, 'metrics listening');
 try {
   await storage.ensureBucket();
   const worker = await startWorker({ env, redis, storage, metrics, logger });
