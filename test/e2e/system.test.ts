@@ -72,3 +72,14 @@ test('gateway and worker as separate processes: events stream the job to complet
   }
   assert.ok(worker.lines.some((l) => l.includes('worker stopped')));
 });
+
+test('first start with no way to fetch the real models stops with a message that names them and the way out', async () => {
+  const empty = `${t.dataDir}/no-models`;
+  const curator = run('apps/cli/src/main.ts', ['start'], { ...t.vars, CURATOR_MODELS: 'real', MODELS_DIR: empty, HF_ENDPOINT: 'http://127.0.0.1:9' });
+  const code = await new Promise<number | null>((resolve) => curator.child.once('exit', resolve));
+  assert.equal(code, 1);
+  const output = curator.lines.join('\n');
+  for (const id of ['finiteautomata/bertweet-base-sentiment-analysis', 'Xenova/t5-small', 'OFA-Sys/small-stable-diffusion-v0']) assert.ok(output.includes(id), `names ${id}`);
+  assert.match(output, /npm run curator -- models pull/);
+  assert.match(output, /CURATOR_MODELS=test/);
+});

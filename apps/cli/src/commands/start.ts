@@ -90,38 +90,45 @@ async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promi
 export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise<{ close(): Promise<void>; url: string }> {
   let env = loadEnv(source);
   const logger = createLogger('curator', env.LOG_LEVEL);
-  const redisInfo = await ensureRedis(env, logger);
-  let s3: EmbeddedS3 | null = null;
-  if (!env.S3_ENDPOINT) {
-    const directory = resolve(env.DATA_DIR, 's3');
-    await mkdir(directory, { recursive: true });
-    s3 = await startEmbeddedS3({ directory, port: env.S3_EMBEDDED_PORT, host: '127.0.0.1', bucket: env.S3_BUCKET });
-    logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 (s3rver) started');
-    env = { ...env, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId, S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey };
-  }
+  // Models first: without them nothing else is worth starting.
   const jobTypes = env.WORKER_POOLS.flatMap((pool) => jobTypesForPool[pool]).filter((type) => availableJobTypes.includes(type));
   const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
   await ensureModels(env, roles, logger);
 
-  const redis = createRedis(redisInfo.url);
-  const storage = createObjectStorage(storageOptionsFromEnv(env));
-  await storage.ensureBucket();
-  // One registry for both halves: one /metrics shows the whole system.
-  const metrics = createMetrics({ process: 'all', defaultLabels: { service: 'curator' } });
-  const worker = await startWorker({ env: { ...env, REDIS_URL: redisInfo.url }, redis, storage, metrics, logger: logger.child({ component: 'worker' }) });
-  const gateway = await startGatewayServer({ env, redis, storage, metrics, logger: logger.child({ component: 'gateway' }) });
-  logger.info({ url: gateway.url, docs: `${gateway.url}/docs`, models: env.CURATOR_MODELS, device: worker.models.device.device }, 'Curator is up');
-  return {
-    url: gateway.url,
-    async close() {
-      await gateway.close();
-      await worker.close();
-      storage.close();
-      redis.disconnect();
-      await s3?.close();
-      redisInfo.child?.kill('SIGTERM');
-    },
+  // Whatever was started is stopped again if a later step fails, so a failed start exits.
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+    cleanups.length = 0;
   };
+  try {
+    const redisInfo = await ensureRedis(env, logger);
+    cleanups.push(() => redisInfo.child?.kill('SIGTERM'));
+    if (!env.S3_ENDPOINT) {
+      const directory = resolve(env.DATA_DIR, 's3');
+      await mkdir(directory, { recursive: true });
+      const s3 = await startEmbeddedS3({ directory, port: env.S3_EMBEDDED_PORT, host: '127.0.0.1', bucket: env.S3_BUCKET });
+      cleanups.push(() => s3.close());
+      logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 (s3rver) started');
+      env = { ...env, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId, S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey };
+    }
+    const redis = createRedis(redisInfo.url);
+    cleanups.push(() => redis.disconnect());
+    const storage = createObjectStorage(storageOptionsFromEnv(env));
+    cleanups.push(() => storage.close());
+    await storage.ensureBucket();
+    // One registry for both halves: one /metrics shows the whole system.
+    const metrics = createMetrics({ process: 'all', defaultLabels: { service: 'curator' } });
+    const worker = await startWorker({ env: { ...env, REDIS_URL: redisInfo.url }, redis, storage, metrics, logger: logger.child({ component: 'worker' }) });
+    cleanups.push(() => worker.close());
+    const gateway = await startGatewayServer({ env, redis, storage, metrics, logger: logger.child({ component: 'gateway' }) });
+    cleanups.push(() => gateway.close());
+    logger.info({ url: gateway.url, docs: `${gateway.url}/docs`, models: env.CURATOR_MODELS, device: worker.models.device.device }, 'Curator is up');
+    return { url: gateway.url, close: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }
 
 export function registerStartCommand(program: Command): void {
