@@ -19,7 +19,7 @@ async function json(url: string, init?: RequestInit): Promise<{ status: number; 
   return { status: res.status, body: await res.json() };
 }
 
-test('`curator start` runs the whole system in one process: a classify job succeeds over HTTP', async () => {
+test('`curator start` runs the whole system in one process: classify and a whole curate card over HTTP', async () => {
   const curator = run('apps/cli/src/main.ts', ['start'], t.vars);
   try {
     const up = await curator.waitForLog((e) => e.msg === 'Curator is up');
@@ -34,6 +34,28 @@ test('`curator start` runs the whole system in one process: a classify job succe
     const invalid = await json(`${url}/jobs`, { method: 'POST', body: JSON.stringify({ type: 'classify', input: {} }) });
     assert.equal(invalid.status, 400);
     assert.match(invalid.body.error.details[0].path, /^input/);
+
+    // The whole card through the gateway. The image URLs are presigned and fetched as a client would;
+    // s3rver does not check signatures, so this shows the URLs lead to the objects, not that they are secure.
+    const curate = await json(`${url}/jobs`, {
+      method: 'POST',
+      body: JSON.stringify({ type: 'curate', input: { text: 'Fishermen returned to the harbour at dawn as repairs ended. Shops on the quay reopened.', title: 'Harbour reopens' }, params: { seed: 3, image: { width: 64, height: 64, steps: 3 } } }),
+    });
+    assert.equal(curate.status, 202);
+    const card = await waitFor(() => json(`${url}/jobs/${curate.body.id}`), (r) => ['succeeded', 'failed'].includes(r.body.status), 'the curate job');
+    assert.equal(card.body.status, 'succeeded', JSON.stringify(card.body.error));
+    const { image } = card.body.result;
+    assert.match(image.url, /X-Amz-Signature=/);
+    assert.match(image.cardUrl, /X-Amz-Expires=/);
+    for (const link of [image.url, image.cardUrl]) {
+      const res = await fetch(link);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/png');
+      assert.deepEqual([...new Uint8Array(await res.arrayBuffer()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    }
+    // Minted fresh on every read.
+    const reread = await json(`${url}/jobs/${curate.body.id}`);
+    assert.ok(reread.body.result.image.card.expiresAt >= image.card.expiresAt);
 
     const ready = await json(`${url}/readyz`);
     assert.equal(ready.status, 200, JSON.stringify(ready.body));

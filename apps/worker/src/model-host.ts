@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { CuratorError, type AnalysisTask, type JobType, type LoadedModel } from '@curator/contracts';
-import { resolveExecutionProviders, type DeviceChoice, type DeviceRequest } from '@curator/inference';
+import { resolveExecutionProviders, sessionOptionsFor, type DeviceChoice, type DeviceRequest, type ModelSessionConfig } from '@curator/inference';
 import { resolveAvailableModel, checkModels, modelOverridesFromEnv, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
 import { Classifier } from '@curator/classifier';
 import { ImageGenerator } from '@curator/diffusion';
@@ -43,6 +43,10 @@ export interface ModelHostOptions {
   metrics: WorkerMetrics;
   /** Micro-batching of the text generators (BATCH_MAX_SIZE, BATCH_MAX_DELAY_MS). */
   batching: { maxBatchSize: number; maxDelayMs: number };
+  /** CURATOR_PRECISION: `auto` lets the device choose. */
+  precision?: 'auto' | 'fp32' | 'fp16' | 'int8';
+  /** CURATOR_SESSION_OPTIONS: per role, `*` for all. */
+  sessionOptions?: Partial<Record<ModelRole | '*', ModelSessionConfig>>;
 }
 
 /**
@@ -98,9 +102,11 @@ export class ModelHost {
   }
 
   private async loadRole(role: ModelRole, options: ModelHostOptions): Promise<void> {
-    // The device's preferred precision where its files are on disk, else what is there (fp32 on a GPU still runs).
-    const model = await resolveAvailableModel(role, { modelsDir: options.modelsDir, set: options.set, precision: this.device.preferredPrecision, overrides: modelOverridesFromEnv() });
+    // The configured precision, or the device's preferred one, where its files are on disk; else what is there.
+    const wanted = !options.precision || options.precision === 'auto' ? this.device.preferredPrecision : options.precision;
+    const model = await resolveAvailableModel(role, { modelsDir: options.modelsDir, set: options.set, precision: wanted, overrides: modelOverridesFromEnv() });
     if (!model) throw new CuratorError('model_missing', `No complete ${role} model in ${options.modelsDir}`);
+    const { executionProviders: _providers, ...sessionOptions } = sessionOptionsFor({ ...options.sessionOptions?.['*'], ...options.sessionOptions?.[role] }, this.device);
     const onLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => options.logger[level]({ role, model: model.id, ...fields }, message);
     const started = performance.now();
     switch (role) {
@@ -110,8 +116,9 @@ export class ModelHost {
           modelDir: model.dir,
           modelId: model.id,
           task: role,
-          precision: model.precision === 'fp16' ? 'fp16' : 'fp32',
+          precision: model.precision === 'fp16' ? 'fp16' : model.precision === 'int8' ? 'int8' : 'fp32',
           executionProviders: [...this.device.executionProviders],
+          sessionOptions,
           onLog,
         });
         const loadMs = performance.now() - started;
@@ -127,6 +134,7 @@ export class ModelHost {
           modelId: model.id,
           precision: model.precision === 'fp16' ? 'fp16' : model.precision === 'int8' ? 'int8' : 'fp32',
           executionProviders: [...this.device.executionProviders],
+          sessionOptions,
           batching: this.batching,
           onLog,
         });
@@ -142,6 +150,7 @@ export class ModelHost {
           modelId: model.id,
           precision: model.precision === 'fp16' ? 'fp16' : 'fp32',
           executionProviders: [...this.device.executionProviders] as string[],
+          sessionOptions,
           onLog,
         });
         const loadMs = performance.now() - started;

@@ -53,6 +53,8 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     logger,
     metrics,
     batching: { maxBatchSize: env.BATCH_MAX_SIZE, maxDelayMs: env.BATCH_MAX_DELAY_MS },
+    precision: env.CURATOR_PRECISION,
+    sessionOptions: env.CURATOR_SESSION_OPTIONS,
   });
   const prefix = env.QUEUE_PREFIX;
   const imageQueue = new Queue<JobData, JobReturn>('image', { connection: redis, prefix });

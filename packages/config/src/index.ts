@@ -43,6 +43,29 @@ export const variables = {
   CURATOR_MODELS_EXPORTS: { schema: z.string().optional(), default: undefined, doc: "Where Curator's own exports are pulled from (`s3://bucket/prefix`, a folder, or a Hub mirror)." },
   HF_ENDPOINT: { schema: z.string().optional(), default: undefined, doc: 'Hugging Face Hub endpoint for `models pull` (default https://huggingface.co).' },
   HF_TOKEN: { schema: z.string().optional(), default: undefined, doc: 'Hub token, sent to the Hub host only.' },
+  CURATOR_PRECISION: { schema: z.enum(['auto', 'fp32', 'fp16', 'int8']), default: 'auto', doc: '`auto`: fp16 files on CUDA, fp32 on CPU; otherwise that precision where its files are on disk.' },
+  CURATOR_SESSION_OPTIONS: {
+    schema: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (!text) return {};
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.partialRecord(
+          z.enum(['*', 'sentiment', 'genre', 'summarizer', 'headline', 'image']),
+          z.object({ threads: z.int().min(0).max(256).optional(), graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).optional(), enableMemArena: z.boolean().optional() }).strict(),
+        ),
+      ),
+    default: undefined,
+    doc: 'onnxruntime session options per model role (or `*`), JSON: `{"summarizer":{"threads":4,"graphOptimizationLevel":"all","enableMemArena":true}}`.',
+  },
   WORKER_CONCURRENCY: { schema: int(1, 256), default: '4', doc: 'Jobs one worker process runs at once (models are shared, loaded once).' },
   WORKER_POOLS: { schema: list.pipe(z.array(z.enum(['text', 'image'])).min(1)), default: 'text,image', doc: 'Queues this worker takes jobs from: `text` (classify, summarize, headline, curate text stages), `image`.' },
   WORKER_HEARTBEAT_MS: { schema: int(100, 600000), default: '5000', doc: 'Heartbeat period; a worker silent for 3 periods counts as gone.' },
@@ -57,7 +80,7 @@ export const variables = {
   FETCH_MAX_BYTES: { schema: int(1024, 100000000), default: '5000000', doc: 'Article fetch size limit.' },
   FETCH_MAX_REDIRECTS: { schema: int(0, 20), default: '5', doc: 'Article fetch redirect limit.' },
   FETCH_ALLOW_PRIVATE: { schema: bool, default: 'false', doc: 'Allow fetching private/loopback addresses (tests only).' },
-  BATCH_MAX_SIZE: { schema: int(1, 256), default: '8', doc: 'Micro-batcher: most requests in one model batch.' },
+  BATCH_MAX_SIZE: { schema: int(1, 256), default: '16', doc: 'Micro-batcher: most requests in one model batch.' },
   BATCH_MAX_DELAY_MS: { schema: int(0, 1000), default: '5', doc: 'Micro-batcher: longest wait to fill a batch.' },
   RATE_LIMIT_PER_MINUTE: { schema: int(0, 1000000), default: '0', doc: 'Per-client request limit on the gateway (0: off).' },
 } as const;

@@ -23,3 +23,10 @@ test('the README configuration table is the one printed from the variables', asy
   const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
   assert.ok(readme.includes(configMarkdownTable()), 'README.md is out of date: paste `npm run curator -- config --markdown`');
 });
+
+test('session options per role are JSON, checked field by field', () => {
+  assert.deepEqual(loadEnv({ CURATOR_SESSION_OPTIONS: '{"summarizer":{"threads":2},"*":{"enableMemArena":false}}' }).CURATOR_SESSION_OPTIONS, { summarizer: { threads: 2 }, '*': { enableMemArena: false } });
+  assert.deepEqual(loadEnv({}).CURATOR_SESSION_OPTIONS, {});
+  assert.throws(() => loadEnv({ CURATOR_SESSION_OPTIONS: '{nope' }), /CURATOR_SESSION_OPTIONS.*must be JSON/);
+  assert.throws(() => loadEnv({ CURATOR_SESSION_OPTIONS: '{"summarizer":{"threads":"many"}}' }), /CURATOR_SESSION_OPTIONS/);
+});
