@@ -106,8 +106,11 @@ export class FakeHub {
     if (cut !== undefined) {
       this.cutAfter.delete(key);
       res.write(body.subarray(0, cut), () => {
-        // Give the bytes time to leave before the connection drops mid-body.
-        setTimeout(() => res.socket?.destroy(), 20);
+        // Give the bytes time to reach the client's file before the connection drops mid-body: a
+        // client that errors while bytes are still queued for its write stream loses them (it then
+        // resumes from fewer bytes, which is right but not what the resume tests look for), and a
+        // busy 2-core CI machine needs more than a few milliseconds.
+        setTimeout(() => res.socket?.destroy(), 250);
       });
       return;
     }
