@@ -8,7 +8,7 @@ import type { Engine, EngineCallContext, EngineHost } from '@curator/inference';
 import { CuratorError, isCuratorError, type AnalysisTask } from '@curator/contracts';
 import { loadTokenizer } from '@curator/tokenizers';
 import { labelsFromConfig, softmax } from './labels.ts';
-import { float16BitsToNumber } from './float16.ts';
+import { float16BitsToFloat32 } from '@curator/inference/float16';
 
 export type ClassifierPrecision = 'fp32' | 'fp16' | 'int8';
 
@@ -99,7 +99,7 @@ function tokenWindow(config: Record<string, unknown>, tokenizerMax: number | und
 function readLogits(tensor: ort.Tensor): number[] {
   const data = tensor.data;
   // Float16 logits arrive as raw bits in a Uint16Array (the ort shim hides Float16Array).
-  if (tensor.type === 'float16' && data instanceof Uint16Array) return Array.from(data, float16BitsToNumber);
+  if (tensor.type === 'float16' && data instanceof Uint16Array) return Array.from(data, float16BitsToFloat32);
   return Array.from(data as ArrayLike<number>, Number);
 }
 

@@ -9,7 +9,7 @@ import { CuratorError } from '@curator/contracts';
 import { loadTokenizer, type TextTokenizer } from '@curator/tokenizers';
 import { createScheduler, parseSchedulerConfig, schedulerNames, type SchedulerConfig, type SchedulerName } from './schedulers.ts';
 import { GaussianNoise } from './noise.ts';
-import { decodeHalf, encodeHalf, toHalfBits } from './half.ts';
+import { decodeFloat16, encodeFloat16, float32ToFloat16Bits } from '@curator/inference/float16';
 
 export interface DiffusionEngineOptions {
   modelDir: string;
@@ -109,7 +109,7 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
 
 /** Float data of an output tensor as float32 (copied into `target` when given). */
 function floatsOf(tensor: ort.Tensor, target?: Float32Array): Float32Array {
-  if (tensor.type === 'float16') return decodeHalf(tensor.data as Uint16Array, target);
+  if (tensor.type === 'float16') return decodeFloat16(tensor.data as Uint16Array, target);
   if (tensor.type !== 'float32') throw new CuratorError('inference_failed', `Expected a float tensor, got ${tensor.type}`);
   const data = tensor.data as Float32Array;
   if (target) {
@@ -120,7 +120,7 @@ function floatsOf(tensor: ort.Tensor, target?: Float32Array): Float32Array {
 }
 
 function floatTensor(type: FloatType, values: Float32Array, dims: number[], halfBuffer?: Uint16Array): ort.Tensor {
-  if (type === 'float16') return new ort.Tensor('float16', encodeHalf(values, halfBuffer), dims);
+  if (type === 'float16') return new ort.Tensor('float16', encodeFloat16(values, halfBuffer), dims);
   return new ort.Tensor('float32', values, dims);
 }
 
@@ -252,7 +252,7 @@ export class StableDiffusion {
       case 'int32':
         return new ort.Tensor('int32', new Int32Array(count).fill(Math.trunc(t)), dims);
       case 'float16':
-        return new ort.Tensor('float16', new Uint16Array(count).fill(toHalfBits(t)), dims);
+        return new ort.Tensor('float16', new Uint16Array(count).fill(float32ToFloat16Bits(t)), dims);
       default:
         return new ort.Tensor('float32', new Float32Array(count).fill(t), dims);
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as ort from '@curator/inference/ort';
 import { CuratorError } from '@curator/contracts';
 import { readGenerationConfig, type ModelGenerationConfig } from './options.ts';
+import { decodeFloat16 } from '@curator/inference/float16';
 
 /** fp32, fp16 (`_fp16` files, float16 I/O) or int8 (`_quantized` files: dynamically quantized, float32 I/O). */
 export type Precision = 'fp32' | 'fp16' | 'int8';
@@ -33,16 +34,6 @@ export function gatherRows(tensor: Tensor, rows: readonly number[]): Tensor {
   return new ort.Tensor(tensor.type as 'float32', out as Float32Array, [rows.length, ...dims.slice(1)]);
 }
 
-const halfTable = (() => {
-  const table = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exp = (bits >>> 10) & 0x1f;
-    const mant = bits & 0x3ff;
-    table[bits] = exp === 0 ? sign * 2 ** -14 * (mant / 1024) : exp === 0x1f ? (mant ? Number.NaN : sign * Infinity) : sign * 2 ** (exp - 15) * (1 + mant / 1024);
-  }
-  return table;
-})();
 
 /** Logits of the last position of every row, as float32 ([rows][vocab]); float32 rows are views, not copies. */
 export function lastPositionLogits(logits: Tensor): Float32Array[] {
@@ -52,9 +43,7 @@ export function lastPositionLogits(logits: Tensor): Float32Array[] {
     const start = (r * length + length - 1) * vocab;
     if (logits.type === 'float16') {
       const half = (logits.data as Uint16Array).subarray(start, start + vocab);
-      const row = new Float32Array(vocab);
-      for (let i = 0; i < vocab; i++) row[i] = halfTable[half[i]!]!;
-      out.push(row);
+      out.push(decodeFloat16(half, new Float32Array(vocab)));
     } else {
       out.push((logits.data as Float32Array).subarray(start, start + vocab));
     }
