@@ -5,16 +5,8 @@ import type { BatchingOptions, GenerateIdsArgs, GenerateTextArgs, GenerationProg
 import { optionsFromParams, type GenerateOptions, type Stage } from './options.ts';
 import type { DecoderLayout, Precision } from './seq2seq-model.ts';
 
-export interface TextGeneratorLoadOptions {
-  modelDir: string;
-  modelId?: string;
-  precision?: Precision;
-  /** The decoder export to use (default: merged when present, else split). */
-  decoder?: DecoderLayout;
-  executionProviders?: ort.InferenceSession.SessionOptions['executionProviders'];
-  sessionOptions?: ort.InferenceSession.SessionOptions;
-  /** Micro-batching of concurrent calls (default { maxBatchSize: 8, maxDelayMs: 5 }); false: none. */
-  batching?: BatchingOptions | false;
+/** The engine's options, plus where the thread's log lines go. */
+export interface TextGeneratorLoadOptions extends TextGenEngineOptions {
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -37,20 +29,12 @@ export class TextGenerator {
   }
 
   static async load(options: TextGeneratorLoadOptions): Promise<TextGenerator> {
-    const engineOptions: TextGenEngineOptions = {
-      modelDir: options.modelDir,
-      modelId: options.modelId,
-      precision: options.precision,
-      decoder: options.decoder,
-      executionProviders: options.executionProviders,
-      sessionOptions: options.sessionOptions,
-      batching: options.batching,
-    };
+    const { onLog, ...engineOptions } = options;
     const thread = await ModelThread.start({
       module: new URL('./engine.ts', import.meta.url),
       options: engineOptions,
       name: `textgen:${options.modelId ?? options.modelDir}`,
-      onLog: options.onLog,
+      onLog,
     });
     return new TextGenerator(thread);
   }
