@@ -302,3 +302,16 @@ test('a curate job makes the whole card: text stages in the text pool, image and
     assert.equal((again.result as typeof result).image.generation.prompt, `Watercolour - ${result.summary}`);
   });
 });
+
+test('canceling a curate job while its image stages run in the image pool ends it canceled', async () => {
+  await withWorker(async () => {
+    const id = await submit({ type: 'curate', input: { text: story }, params: { image: { width: 512, height: 512, steps: 60 } } });
+    const child = `${id}-image`;
+    await waitFor(() => queues.get(child), (v) => v?.status === 'running' && (v.progress.percent ?? 0) > 0, 'the image stages to start');
+    assert.equal((await queues.get(id))?.status, 'running', 'the curate job waits for its image stages, under way');
+    await queues.cancel(id);
+    const view = await finished(id);
+    assert.equal(view.status, 'canceled', JSON.stringify(view.error));
+    assert.equal(view.error?.code, 'canceled');
+  });
+});

@@ -38,6 +38,7 @@ export function decodeFailure(failedReason: string | undefined): ErrorInfo {
     if (parsed.success) return parsed.data;
   }
   if (failedReason && /^child .* failed$/.test(failedReason.trim())) {
+    // JobQueues.get replaces this with the child's own error when the child is still kept.
     return { code: 'inference_failed', message: 'The image stages failed in the image pool' };
   }
   if (failedReason && /stalled more than allowable limit/.test(failedReason)) {

@@ -3,7 +3,7 @@ import { Queue, Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CuratorError, type JobRequest, type JobView, type JobType, type WorkerHeartbeat } from '@curator/contracts';
 import { pools, poolForJobType, keys, type Pool } from './names.ts';
-import type { JobData, JobReturn } from './job-data.ts';
+import { decodeFailure, type JobData, type JobReturn } from './job-data.ts';
 import { toJobView } from './job-view.ts';
 import { readHeartbeats } from './heartbeat.ts';
 
@@ -115,7 +115,21 @@ export class JobQueues {
       if (!again) return null;
       job = again;
     }
-    return toJobView(job, state, this.links);
+    const view = toJobView(job, state, this.links);
+    return state === 'failed' ? this.withChildFailure(view, job.failedReason) : view;
+  }
+
+  /**
+   * A curate job whose image stages failed in the other pool fails with BullMQ's bare "child <key>
+   * failed"; the child's own typed error (canceled, bad input, ...) is what the client needs.
+   */
+  private async withChildFailure(view: JobView, failedReason: string | undefined): Promise<JobView> {
+    const childKey = /^child (\S+) failed$/.exec(failedReason?.trim() ?? '')?.[1];
+    if (!childKey) return view;
+    const child = await Job.fromId<JobData, JobReturn>(this.queues.image, childKey.slice(childKey.lastIndexOf(':') + 1));
+    if (!child?.failedReason) return view;
+    const error = decodeFailure(child.failedReason);
+    return { ...view, status: error.code === 'canceled' ? 'canceled' : 'failed', error };
   }
 
   async getMany(ids: string[]): Promise<Array<JobView | null>> {
