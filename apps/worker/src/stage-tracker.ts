@@ -169,12 +169,12 @@ export class StageTracker {
   }
 }
 
-export function hashOf(value: unknown): string {
+function hashOf(value: unknown): string {
   return createHash('sha256').update(stableStringify(value)).digest('hex');
 }
 
 /** JSON with sorted keys, so equal inputs hash equal whatever their key order. */
-export function stableStringify(value: unknown): string {
+function stableStringify(value: unknown): string {
   if (value === undefined) return 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   if (value && typeof value === 'object') {

@@ -1,5 +1,5 @@
 export { pools, poolForJobType, keys, type Pool } from './names.ts';
-export { jobDataSchema, jobProgressDataSchema, jobReturnSchema, encodeFailure, decodeFailure, type JobData, type JobProgressData, type JobReturn } from './job-data.ts';
+export { jobDataSchema, encodeFailure, decodeFailure, type JobData, type JobProgressData, type JobReturn } from './job-data.ts';
 export { createRedis, defaultRedisUrl } from './connection.ts';
 export { toJobView } from './job-view.ts';
 export { JobQueues, defaultLinks, type JobQueuesOptions, type QueueDepth } from './job-queues.ts';

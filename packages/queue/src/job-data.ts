@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobRequestSchema, errorInfoSchema, stageSchema, jobProgressSchema, type ErrorInfo, type JobRequest, type Stage, type JobProgress } from '@curator/contracts';
+import { jobRequestSchema, errorInfoSchema, stageSchema, type ErrorInfo, type JobRequest, type Stage, type JobProgress } from '@curator/contracts';
 
 /** What the gateway stores with each BullMQ job; the worker parses it with the same schema. */
 export const jobDataSchema = z.object({
@@ -15,11 +15,9 @@ export const jobDataSchema = z.object({
 export type JobData = z.infer<typeof jobDataSchema>;
 
 /** What workers write as BullMQ job progress: the public progress plus the stage list. */
-export const jobProgressDataSchema = jobProgressSchema.extend({ stages: z.array(stageSchema).default([]) });
 export type JobProgressData = JobProgress & { stages: Stage[] };
 
 /** What a job returns: its public result plus the final stages. */
-export const jobReturnSchema = z.object({ result: z.unknown(), stages: z.array(stageSchema) });
 export type JobReturn = { result: unknown; stages: Stage[] };
 
 const failurePrefix = 'curator-error:';

@@ -62,11 +62,7 @@ export class JobQueues {
   async submit(requests: JobRequest[]): Promise<Array<{ id: string; type: JobType }>> {
     const submittedAt = new Date().toISOString();
     const accepted = requests.map((request) => ({ id: randomUUID(), request }));
-    const byPool = new Map<Pool, typeof accepted>();
-    for (const item of accepted) {
-      const pool = poolForJobType(item.request.type);
-      byPool.set(pool, [...(byPool.get(pool) ?? []), item]);
-    }
+    const byPool = Map.groupBy(accepted, (item) => poolForJobType(item.request.type));
     try {
       await Promise.all(
         [...byPool].map(([pool, items]) => this.enqueue(pool, items.map(({ id, request }) => ({ name: request.type, data: { request, submittedAt }, opts: this.jobOptions(id) })))),
