@@ -4,8 +4,8 @@
 // behave like the exported models, so code that batches, pads and truncates can be tested on them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder, attr, DataType, type Precision } from './graph.ts';
-import { SeededRandom } from './random.ts';
+import { GraphBuilder, attr, DataType, type Precision } from '@curator/graphs/graph';
+import { SeededRandom } from '@curator/graphs/random';
 import { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from './tokenizer-files.ts';
 
 export type ClassifierArchitecture = 'roberta' | 'bert';

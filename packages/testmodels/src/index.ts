@@ -1,6 +1,6 @@
-export { GraphBuilder, attr, DataType, float32ToFloat16Bits, float16BitsToFloat32, toFloat16Array } from './graph.ts';
-export type { ElementType, Dim, Precision } from './graph.ts';
-export { SeededRandom } from './random.ts';
+export { GraphBuilder, attr, DataType, float32ToFloat16Bits, float16BitsToFloat32, toFloat16Array } from '@curator/graphs/graph';
+export type { ElementType, Dim, Precision } from '@curator/graphs/graph';
+export { SeededRandom } from '@curator/graphs/random';
 export { ensureTestModels, testModelDir, testModelRoles, testModelsVersion, type TestModelRole } from './test-set.ts';
 export { writeTestSentimentModel, writeTestGenreModel, writeTestClassifier } from './classifier.ts';
 export { writeTestT5, tinyT5Config, t5SmallConfig, t5FileName, type T5Config, type WriteTestT5Options } from './t5.ts';

@@ -4,8 +4,8 @@
 // folder layout are the real ones, so the pipeline code cannot tell it from a real export.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder, attr, type Precision } from './graph.ts';
-import { SeededRandom } from './random.ts';
+import { GraphBuilder, attr, type Precision } from '@curator/graphs/graph';
+import { SeededRandom } from '@curator/graphs/random';
 import { writeClipTokenizer, clipMaxLength } from './clip-tokenizer.ts';
 
 export interface TestStableDiffusionOptions {

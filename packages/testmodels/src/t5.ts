@@ -7,8 +7,8 @@
 // and `_fp16` variants. Every layout and precision carries the same weights.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder, attr, DataType, type Precision } from './graph.ts';
-import { SeededRandom } from './random.ts';
+import { GraphBuilder, attr, DataType, type Precision } from '@curator/graphs/graph';
+import { SeededRandom } from '@curator/graphs/random';
 import { writeT5Tokenizer } from './t5-tokenizer.ts';
 
 export interface T5Config {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from '@curator/inference/ort';
 import { writeTestSentimentModel, writeTestGenreModel, type WrittenTestClassifier } from '../src/classifier.ts';
-import { float16BitsToFloat32 } from '../src/graph.ts';
+import { float16BitsToFloat32 } from '@curator/graphs/graph';
 
 const dir = await mkdtemp(join(tmpdir(), 'curator-testclassifier-'));
 test.after(() => rm(dir, { recursive: true, force: true }));

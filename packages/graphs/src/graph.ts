@@ -254,7 +254,7 @@ export class GraphBuilder {
 function encodeModel(graph: InstanceType<typeof onnx.GraphProto>, options: { opset?: number; producer?: string }): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    producerName: options.producer ?? 'curator-testmodels',
+    producerName: options.producer ?? 'curator',
     producerVersion: '1',
     opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: options.opset ?? 17 })],
     graph,

@@ -1,0 +1,7 @@
+import { fileURLToPath } from 'node:url';
+
+/** Folder of this package: fixtures live in its subfolders (see README.md). */
+export const referenceRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** diffusers' own UNet and VAE outputs for given weights and inputs (see diffusers/README.md). */
+export const diffusersReferenceDir = fileURLToPath(new URL('../diffusers', import.meta.url));
