@@ -27,6 +27,8 @@ export const errorCodes = {
   fetch_timeout: 422,
   unsupported_content: 422,
   extraction_failed: 422,
+  // A page too deep, too large or too slow to extract within its budget (not retried: it would overrun again).
+  extraction_budget_exceeded: 422,
   model_missing: 503,
   model_load_failed: 503,
   inference_failed: 500,
@@ -37,6 +39,8 @@ export const errorCodes = {
   download_failed: 502,
   checksum_mismatch: 502,
   device_unavailable: 503,
+  // A model checkpoint file that is malformed, truncated or asks to run code (refused, never loaded).
+  checkpoint_invalid: 422,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof errorCodes;

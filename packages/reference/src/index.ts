@@ -5,3 +5,6 @@ export const referenceRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** diffusers' own UNet and VAE outputs for given weights and inputs (see diffusers/README.md). */
 export const diffusersReferenceDir = fileURLToPath(new URL('../diffusers', import.meta.url));
+
+/** Checkpoints written by PyTorch/safetensors themselves, hostile files, expected values (see checkpoints/make_fixtures.py). */
+export const checkpointsReferenceDir = fileURLToPath(new URL('../checkpoints', import.meta.url));
