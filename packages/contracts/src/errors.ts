@@ -41,6 +41,8 @@ export const errorCodes = {
   device_unavailable: 503,
   // A model checkpoint file that is malformed, truncated or asks to run code (refused, never loaded).
   checkpoint_invalid: 422,
+  // A model config asks for an architecture variant the graph builders do not build (refused, not approximated).
+  model_unsupported: 422,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof errorCodes;
