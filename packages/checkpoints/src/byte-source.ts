@@ -13,6 +13,13 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/** A stretch of a source (a zip record, a legacy storage): its bytes, read by range. */
+export interface RecordBytes {
+  readonly name: string;
+  readonly byteLength: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
 // One read() call moves at most 2 GiB (a libuv limit); larger ranges are read in pieces.
 const maxChunk = 1 << 30;
 

@@ -1,7 +1,10 @@
 import { openFileSource, type ByteSource } from './byte-source.ts';
 import type { EntryReader } from './entries.ts';
 import { invalid } from './errors.ts';
+import { looksLikeLegacyTorch, openTorchLegacy } from './pytorch-legacy.ts';
+import { openTorchZip } from './pytorch-zip.ts';
 import { looksLikeSafetensors, openSafetensors } from './safetensors.ts';
+import { looksLikeZip } from './zip.ts';
 import type { CheckpointReader } from './types.ts';
 
 /**
@@ -22,5 +25,7 @@ export async function openCheckpoint(path: string | ByteSource): Promise<Checkpo
 async function openSource(source: ByteSource): Promise<EntryReader> {
   const head = await source.read(0, Math.min(source.size, 16));
   if (looksLikeSafetensors(head)) return openSafetensors(source);
+  if (looksLikeZip(head)) return openTorchZip(source);
+  if (looksLikeLegacyTorch(head)) return openTorchLegacy(source);
   throw invalid(source.path, 'not a checkpoint Curator reads (neither safetensors nor a PyTorch zip or pickle file)');
 }
