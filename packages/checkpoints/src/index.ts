@@ -4,3 +4,4 @@ export { openFileSource } from './byte-source.ts';
 export { dtypeSizes, elementCount } from './dtype.ts';
 export { openCheckpoint } from './open.ts';
 export { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
+export { openCheckpointFolder, weightFileNames } from './folder.ts';
