@@ -1,20 +1,24 @@
 // The Stable Diffusion engine: runs inside a ModelThread (see @curator/inference), so the whole
 // denoising loop blocks only its own thread. Returns raw RGB; encoding happens on the main side.
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from '@curator/inference/ort';
-import type { Engine, EngineCallContext, EngineHost } from '@curator/inference';
-import { CuratorError } from '@curator/contracts';
+import { deviceOfProviders, type Engine, type EngineCallContext, type EngineHost } from '@curator/inference';
+import { CuratorError, isCuratorError } from '@curator/contracts';
 import { loadTokenizer, type TextTokenizer } from '@curator/tokenizers';
-import { createScheduler, parseSchedulerConfig, schedulerNames, type SchedulerConfig, type SchedulerName } from './schedulers.ts';
+import { createScheduler, parseSchedulerConfig, resolveSchedulerConfig, schedulerNames, type Scheduler, type SchedulerConfig, type SchedulerName } from './schedulers.ts';
+import { parsePythonJson } from './python-json.ts';
 import { GaussianNoise } from './noise.ts';
 import { decodeFloat16, encodeFloat16, float32ToFloat16Bits } from '@curator/inference/float16';
 
 export interface DiffusionEngineOptions {
   modelDir: string;
   modelId?: string;
-  /** Expected precision; the tensors' element types are read from the models themselves. */
+  /**
+   * Which files to open: fp32 `<part>/model.onnx`, fp16 `<part>/model_fp16.onnx` (as optimum names
+   * them). When absent: fp16 on CUDA where its files are there, else fp32, else fp16.
+   */
   precision?: 'fp32' | 'fp16';
   executionProviders?: string[];
   sessionOptions?: Record<string, unknown>;
@@ -50,6 +54,7 @@ export interface GenerateOutput {
   modelEvaluations: number;
 }
 
+/** Denoising steps done out of those asked for (PNDM's extra model evaluations are not steps). */
 export interface DenoiseProgress {
   step: number;
   steps: number;
@@ -58,7 +63,11 @@ export interface DenoiseProgress {
 export interface DiffusionEngineInfo {
   modelId: string;
   precision: 'fp32' | 'fp16';
+  /** The ONNX files opened, relative to the model folder. */
+  files: string[];
   executionProviders: string[];
+  /** Where the sessions run: `cpu` or `cuda:<id>` (from their execution providers). */
+  device: string;
   defaultScheduler: SchedulerName;
   scalingFactor: number;
   loadMs: number;
@@ -101,7 +110,7 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
     throw new CuratorError('model_missing', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    return parsePythonJson(text) as Record<string, unknown>;
   } catch (error) {
     throw new CuratorError('model_load_failed', `${path} is not valid JSON`, { cause: error });
   }
@@ -122,6 +131,33 @@ function floatsOf(tensor: ort.Tensor, target?: Float32Array): Float32Array {
 function floatTensor(type: FloatType, values: Float32Array, dims: number[], halfBuffer?: Uint16Array): ort.Tensor {
   if (type === 'float16') return new ort.Tensor('float16', encodeFloat16(values, halfBuffer), dims);
   return new ort.Tensor('float32', values, dims);
+}
+
+const modelParts = ['text_encoder', 'unet', 'vae_decoder'] as const;
+const fileNames = { fp32: 'model.onnx', fp16: 'model_fp16.onnx' } as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file name every part is opened by. fp16 files carry `_fp16` (as optimum's and transformers.js'
+ * exports name them); an fp16 export that calls them `model.onnx` is opened by that name, and its
+ * element types tell its precision. Without a precision: fp16 on CUDA, where it is fast, else fp32.
+ */
+export async function modelFileName(dir: string, precision: 'fp32' | 'fp16' | undefined, device: string): Promise<string> {
+  const order: Array<'fp32' | 'fp16'> = precision === 'fp32' ? ['fp32'] : precision === 'fp16' || device.startsWith('cuda') ? ['fp16', 'fp32'] : ['fp32', 'fp16'];
+  for (const candidate of order) {
+    const name = fileNames[candidate];
+    if ((await Promise.all(modelParts.map((part) => exists(join(dir, part, name))))).every(Boolean)) return name;
+  }
+  // Report the first choice's name: loading it fails with model_missing naming the part that lacks it.
+  return fileNames[order[0]!];
 }
 
 function validate(args: GenerateArgs): void {
@@ -184,19 +220,27 @@ export class StableDiffusion {
   static async load(options: DiffusionEngineOptions): Promise<StableDiffusion> {
     const started = performance.now();
     const dir = options.modelDir;
-    await readJson(join(dir, 'model_index.json'), false);
+    const modelIndex = await readJson(join(dir, 'model_index.json'), false);
     const schedulerJson = await readJson(join(dir, 'scheduler', 'scheduler_config.json'), true);
     const vaeConfig = (await readJson(join(dir, 'vae_decoder', 'config.json'), false)) ?? (await readJson(join(dir, 'vae', 'config.json'), false)) ?? {};
     const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : 0.18215;
-    const schedulerConfig = parseSchedulerConfig(schedulerJson!);
+    const schedulerFile = join(dir, 'scheduler', 'scheduler_config.json');
+    // model_index.json names the scheduler class the pipeline loads: ["diffusers", "PNDMScheduler"].
+    const indexed = modelIndex?.scheduler;
+    const pipelineClass = Array.isArray(indexed) && typeof indexed[1] === 'string' ? indexed[1] : undefined;
+    const schedulerConfig = parseSchedulerConfig(schedulerJson!, { file: schedulerFile, pipelineClass });
+    // The model's own scheduler must run as its file configures it; the others are checked per request.
+    resolveSchedulerConfig(schedulerConfig.defaultScheduler, schedulerConfig, schedulerFile);
     const executionProviders = options.executionProviders ?? ['cpu'];
+    const device = deviceOfProviders(executionProviders);
     const sessionOptions = {
       graphOptimizationLevel: 'all',
       ...options.sessionOptions,
       executionProviders,
     } as ort.InferenceSession.SessionOptions;
+    const fileName = await modelFileName(dir, options.precision, device);
     const open = async (part: string) => {
-      const path = join(dir, part, 'model.onnx');
+      const path = join(dir, part, fileName);
       try {
         // From a path, so onnxruntime finds external weights (model.onnx_data) next to the model.
         return await ort.InferenceSession.create(path, sessionOptions);
@@ -207,17 +251,19 @@ export class StableDiffusion {
       }
     };
     const tokenizer = await loadTokenizer(join(dir, 'tokenizer'));
-    const [textEncoder, unet, vae] = [await open('text_encoder'), await open('unet'), await open('vae_decoder')];
+    const [textEncoder, unet, vae] = [await open(modelParts[0]), await open(modelParts[1]), await open(modelParts[2])];
     const sampleType = tensorType(unet, 'sample');
     const precision = sampleType === 'float16' ? 'fp16' : 'fp32';
     if (options.precision && options.precision !== precision) {
-      throw new CuratorError('model_load_failed', `${dir} holds an ${precision} model, ${options.precision} was asked for`);
+      throw new CuratorError('model_load_failed', `${join(dir, 'unet', fileName)} is an ${precision} model, ${options.precision} was asked for`);
     }
     return new StableDiffusion({
       info: {
         modelId: options.modelId ?? dir,
         precision,
-        executionProviders,
+        files: modelParts.map((part) => `${part}/${fileName}`),
+        executionProviders: executionProviders.map((p) => (typeof p === 'string' ? p : (p as { name: string }).name)),
+        device,
         defaultScheduler: schedulerConfig.defaultScheduler,
         scalingFactor,
         loadMs: Math.round(performance.now() - started),
@@ -261,13 +307,13 @@ export class StableDiffusion {
   async generate(args: GenerateArgs, ctx: EngineCallContext): Promise<GenerateOutput> {
     validate(args);
     const schedulerName = args.scheduler ?? this.schedulerConfig.defaultScheduler;
-    const scheduler = createScheduler(schedulerName, this.schedulerConfig, args.steps);
     const n = args.numImages;
     // Classifier-free guidance as diffusers does it: only for a scale above 1.
     const guided = args.guidanceScale > 1;
     const latentHeight = args.height / 8;
     const latentWidth = args.width / 8;
     const perImage = latentChannels * latentHeight * latentWidth;
+    const scheduler = this.scheduler(schedulerName, args.steps, perImage);
 
     ctx.throwIfCanceled();
     const texts = guided ? [args.negativePrompt ?? '', args.prompt] : [args.prompt];
@@ -305,6 +351,7 @@ export class StableDiffusion {
     const prediction = new Float32Array(n * perImage);
     const sampleDims = [batch, latentChannels, latentHeight, latentWidth];
     const total = scheduler.timesteps.length;
+    let reported = 0;
 
     for (let i = 0; i < total; i++) {
       ctx.throwIfCanceled();
@@ -329,7 +376,13 @@ export class StableDiffusion {
       }
       if (ancestral) noises.forEach((noise, j) => noise.fill(ancestral, j * perImage, perImage));
       scheduler.step(prediction, i, latents, { noise: ancestral });
-      ctx.progress({ step: i + 1, steps: total } satisfies DenoiseProgress);
+      // Progress counts the steps asked for: PNDM's extra evaluations (one more than steps, or the
+      // Runge-Kutta warm-up) report no step of their own.
+      const done = scheduler.stepsDone(i);
+      if (done > reported) {
+        reported = done;
+        ctx.progress({ step: done, steps: args.steps } satisfies DenoiseProgress);
+      }
     }
 
     const images: RawImage[] = [];
@@ -347,6 +400,19 @@ export class StableDiffusion {
       images.push({ rgb: toRgb(floatsOf(sample), width, height), width, height, seed: (args.seed + j) >>> 0 });
     }
     return { images, scheduler: schedulerName, steps: args.steps, guidanceScale: args.guidanceScale, seed: args.seed, modelEvaluations: total };
+  }
+
+  /** The scheduler of a request; one the model's scheduler_config.json cannot configure is bad input. */
+  private scheduler(name: SchedulerName, steps: number, imageSize: number): Scheduler {
+    try {
+      return createScheduler(name, this.schedulerConfig, steps, { imageSize });
+    } catch (error) {
+      if (!isCuratorError(error) || error.code !== 'model_load_failed') throw error;
+      throw new CuratorError('bad_input', `Scheduler ${name} cannot run with this model's scheduler config: ${error.message}`, {
+        details: [{ path: 'scheduler', message: error.message }],
+        cause: error,
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -370,7 +436,7 @@ export function toRgb(chw: Float32Array, width: number, height: number): Uint8Ar
 /** Entry point for ModelThread. */
 export async function createEngine(options: DiffusionEngineOptions, host: EngineHost): Promise<Engine> {
   const sd = await StableDiffusion.load(options);
-  host.log('info', 'stable diffusion loaded', { model: sd.info.modelId, precision: sd.info.precision, loadMs: sd.info.loadMs });
+  host.log('info', 'stable diffusion loaded', { model: sd.info.modelId, precision: sd.info.precision, device: sd.info.device, loadMs: sd.info.loadMs });
   return {
     info: sd.info,
     methods: {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -8,6 +8,7 @@ import { isCuratorError } from '@curator/contracts';
 // A path import: @curator/testmodels does not export this module by name (yet).
 import { writeTestStableDiffusion } from '@curator/testmodels/stable-diffusion';
 import { ImageGenerator, type GenerateRequest } from '../src/index.ts';
+import { modelFileName } from '../src/engine.ts';
 
 let root: string;
 let generator: ImageGenerator;
@@ -39,6 +40,8 @@ function maxDifference(a: Uint8Array, b: Uint8Array): number {
 test('loads the export and reports what it loaded', () => {
   assert.equal(generator.info.modelId, 'test/sd-tiny');
   assert.equal(generator.info.precision, 'fp32');
+  assert.deepEqual(generator.info.files, ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx']);
+  assert.equal(generator.info.device, 'cpu');
   assert.equal(generator.info.defaultScheduler, 'pndm');
   assert.equal(generator.info.scalingFactor, 0.18215);
 });
@@ -87,15 +90,28 @@ test('guidance scale 1 runs the conditional half only and equals unguided CFG ar
   assert.ok(maxDifference(await pixels(one.images[0]!.data), await pixels(guided.images[0]!.data)) > 10);
 });
 
-test('progress is reported once per denoising step, in order', async () => {
-  for (const [scheduler, evaluations] of [['pndm', 5], ['ddim', 4], ['dpm-solver++', 4]] as const) {
+test('progress counts the steps asked for, once each and in order, whatever the model evaluations', async () => {
+  // PNDM evaluates the UNet 5 times for 4 steps; the report still says 1/4 .. 4/4.
+  for (const scheduler of ['pndm', 'ddim', 'euler', 'dpm-solver++'] as const) {
     const seen: Array<{ step: number; steps: number }> = [];
     await generator.generate({ ...base, scheduler }, { onProgress: (p) => seen.push(p) });
-    assert.deepEqual(
-      seen,
-      Array.from({ length: evaluations }, (_, i) => ({ step: i + 1, steps: evaluations })),
-      scheduler,
-    );
+    assert.deepEqual(seen, Array.from({ length: base.steps }, (_, i) => ({ step: i + 1, steps: base.steps })), scheduler);
+  }
+});
+
+test("a scheduler the model's scheduler_config.json cannot configure is bad input; the model's own still runs", async () => {
+  const dir = join(root, 'sde-config');
+  await cp(join(root, 'fp32'), dir, { recursive: true });
+  const file = join(dir, 'scheduler', 'scheduler_config.json');
+  // As diffusers (Python's json) writes them: DPM-Solver keys that PNDM ignores, a bare -Infinity.
+  const text = (await readFile(file, 'utf8')).replace('{', '{\n  "algorithm_type": "sde-dpmsolver",\n  "lambda_min_clipped": -Infinity,');
+  await writeFile(file, text);
+  const sd = await ImageGenerator.load({ modelDir: dir });
+  try {
+    await assert.rejects(sd.generate({ ...base, scheduler: 'dpm-solver++' }), (error: unknown) => isCuratorError(error) && error.code === 'bad_input' && /algorithm_type/.test(error.message));
+    assert.equal((await sd.generate(base)).images.length, 1);
+  } finally {
+    await sd.close();
   }
 });
 
@@ -174,4 +190,36 @@ test('fp16 exports, int64 input_ids, float timesteps and external UNet weights a
 
 test('a folder without a model fails to load with model_missing', async () => {
   await assert.rejects(ImageGenerator.load({ modelDir: join(root, 'nothing-here') }), (error: unknown) => isCuratorError(error) && error.code === 'model_missing');
+});
+
+test('fp16 files (model_fp16.onnx beside model.onnx, as the real repositories name them) are opened for fp16', async () => {
+  const dir = join(root, 'both-precisions');
+  await cp(join(root, 'fp32'), dir, { recursive: true });
+  const half = join(root, 'half-export');
+  await writeTestStableDiffusion(half, { precision: 'fp16' });
+  for (const part of ['text_encoder', 'unet', 'vae_decoder']) await rename(join(half, part, 'model.onnx'), join(dir, part, 'model_fp16.onnx'));
+
+  const fp16 = await ImageGenerator.load({ modelDir: dir, precision: 'fp16' });
+  try {
+    assert.equal(fp16.info.precision, 'fp16');
+    assert.deepEqual(fp16.info.files, ['text_encoder/model_fp16.onnx', 'unet/model_fp16.onnx', 'vae_decoder/model_fp16.onnx']);
+    const a = await fp16.generate(base);
+    const b = await fp16.generate(base);
+    assert.ok(a.images[0]!.data.equals(b.images[0]!.data));
+  } finally {
+    await fp16.close();
+  }
+  // Without a precision the CPU opens fp32; CUDA prefers fp16 where its files are there.
+  const plain = await ImageGenerator.load({ modelDir: dir });
+  try {
+    assert.equal(plain.info.precision, 'fp32');
+  } finally {
+    await plain.close();
+  }
+  assert.equal(await modelFileName(dir, undefined, 'cpu'), 'model.onnx');
+  assert.equal(await modelFileName(dir, undefined, 'cuda:0'), 'model_fp16.onnx');
+  assert.equal(await modelFileName(dir, 'fp32', 'cuda:0'), 'model.onnx');
+  assert.equal(await modelFileName(join(root, 'fp32'), undefined, 'cuda:0'), 'model.onnx');
+  // Asking for fp16 where only fp32 files are: a clear load failure.
+  await assert.rejects(ImageGenerator.load({ modelDir: join(root, 'fp32'), precision: 'fp16' }), (error: unknown) => isCuratorError(error) && error.code === 'model_load_failed' && /fp16 was asked for/.test(error.message));
 });

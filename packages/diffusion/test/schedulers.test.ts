@@ -1,242 +1,157 @@
-// Expected values are derived here, independently of src/, from the formulas diffusers implements
-// (betas -> alphas_cumprod -> timesteps/sigmas, then each scheduler's update rule on scalars).
+// How a scheduler_config.json configures each scheduler (diffusers' defaults per class, which keys
+// carry over to another class, what is refused), and the step bookkeeping the engine reports
+// progress with. The numbers themselves are checked against diffusers in diffusers-reference.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createScheduler, parseSchedulerConfig, type SchedulerName } from '../src/schedulers.ts';
+import { isCuratorError } from '@curator/contracts';
+import { createScheduler, parseSchedulerConfig, resolveSchedulerConfig, thresholdSample, type SchedulerName } from '../src/schedulers.ts';
+import { parsePythonJson } from '../src/python-json.ts';
 
-const sdConfig = parseSchedulerConfig({
+/** Stable Diffusion v1's scheduler/scheduler_config.json. */
+const sdV1 = {
   _class_name: 'PNDMScheduler',
-  beta_start: 0.00085,
+  _diffusers_version: '0.7.0.dev0',
   beta_end: 0.012,
   beta_schedule: 'scaled_linear',
+  beta_start: 0.00085,
+  clip_sample: false,
   num_train_timesteps: 1000,
   set_alpha_to_one: false,
   skip_prk_steps: true,
   steps_offset: 1,
-  clip_sample: false,
-});
-
-// ---- reference formulas ----
-function refAlphasCumprod(n: number, betaStart: number, betaEnd: number, schedule: string): number[] {
-  const betas: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = i / (n - 1);
-    betas.push(schedule === 'scaled_linear' ? (Math.sqrt(betaStart) * (1 - f) + Math.sqrt(betaEnd) * f) ** 2 : betaStart * (1 - f) + betaEnd * f);
-  }
-  const out: number[] = [];
-  betas.reduce((acc, b) => {
-    const next = acc * (1 - b);
-    out.push(next);
-    return next;
-  }, 1);
-  return out;
-}
-const npRound = (x: number) => {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (Math.abs(d - 0.5) < 1e-12) return f % 2 === 0 ? f : f + 1;
-  return Math.round(x);
-};
-function refLeading(steps: number, ratio: number, offset: number): number[] {
-  const out: number[] = [];
-  for (let i = steps - 1; i >= 0; i--) out.push(i * ratio + offset);
-  return out;
-}
-function refTrailing(n: number, steps: number): number[] {
-  const out: number[] = [];
-  for (let t = n; t > 0; t -= n / steps) out.push(npRound(t) - 1);
-  return out;
-}
-function refLinspaceDesc(n: number, count: number): number[] {
-  const out: number[] = [];
-  for (let i = count - 1; i >= 0; i--) out.push(((n - 1) * i) / (count - 1));
-  return out;
-}
-const refSigmaAt = (ac: number[], t: number) => {
-  const sig = (i: number) => Math.sqrt((1 - ac[i]!) / ac[i]!);
-  const i = Math.floor(t);
-  return i >= ac.length - 1 ? sig(ac.length - 1) : sig(i) + (sig(i + 1) - sig(i)) * (t - i);
+  trained_betas: null,
 };
 
-function close(actual: readonly number[], expected: readonly number[], tolerance: number, label: string) {
-  assert.equal(actual.length, expected.length, `${label}: length`);
-  for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tolerance * Math.max(1, Math.abs(expected[i]!)), `${label}[${i}]: ${actual[i]} vs ${expected[i]}`);
+test("Stable Diffusion v1's config runs PNDM with PLMS only, offset 1, no alpha set to one", () => {
+  const config = parseSchedulerConfig(sdV1);
+  assert.equal(config.defaultScheduler, 'pndm');
+  const pndm = resolveSchedulerConfig('pndm', config);
+  assert.deepEqual([pndm.skipPrkSteps, pndm.setAlphaToOne, pndm.stepsOffset, pndm.timestepSpacing, pndm.betaSchedule], [true, false, 1, 'leading', 'scaled_linear']);
+  const fifty = createScheduler('pndm', config, 50);
+  assert.deepEqual(fifty.timesteps.slice(0, 5), [981, 961, 961, 941, 921]);
+  assert.equal(fifty.timesteps.length, 51);
+});
+
+test("keys the file leaves out take each class's own diffusers default", () => {
+  const bare = parseSchedulerConfig({ _class_name: 'PNDMScheduler' });
+  const pndm = resolveSchedulerConfig('pndm', bare);
+  // diffusers' PNDMScheduler: set_alpha_to_one false, skip_prk_steps false (the Runge-Kutta warm-up runs).
+  assert.equal(pndm.setAlphaToOne, false);
+  assert.equal(pndm.skipPrkSteps, false);
+  assert.equal(createScheduler('pndm', bare, 10).timesteps.length, 19);
+  // DDIMScheduler's defaults differ: set_alpha_to_one true, clip_sample true.
+  const ddim = resolveSchedulerConfig('ddim', parseSchedulerConfig({ _class_name: 'DDIMScheduler' }));
+  assert.deepEqual([ddim.setAlphaToOne, ddim.clipSample], [true, true]);
+  const euler = resolveSchedulerConfig('euler', bare);
+  assert.deepEqual([euler.timestepSpacing, euler.stepsOffset, euler.predictionType], ['linspace', 0, 'epsilon']);
+});
+
+test('another scheduler gets the explicit keys of the file and its own defaults for the rest (from_config)', () => {
+  const config = parseSchedulerConfig(sdV1);
+  // clip_sample is no PNDM key, but the file sets it, so DDIM reads it; set_alpha_to_one carries too.
+  const ddim = resolveSchedulerConfig('ddim', config);
+  assert.deepEqual([ddim.clipSample, ddim.setAlphaToOne, ddim.stepsOffset], [false, false, 1]);
+  // PNDM's default "leading" spacing was never written down: Euler keeps its own "linspace".
+  assert.equal(resolveSchedulerConfig('euler', config).timestepSpacing, 'linspace');
+  assert.deepEqual(createScheduler('euler', config, 10).timesteps.slice(0, 3), [999, 888, 777]);
+  assert.equal(resolveSchedulerConfig('euler', parseSchedulerConfig({ ...sdV1, timestep_spacing: 'leading' })).timestepSpacing, 'leading');
+  // Keys diffusers recorded as defaulted do not carry.
+  const recorded = parseSchedulerConfig({ ...sdV1, timestep_spacing: 'leading', _use_default_values: ['timestep_spacing'] });
+  assert.equal(resolveSchedulerConfig('euler', recorded).timestepSpacing, 'linspace');
+});
+
+test("model_index.json's scheduler class is the model's own scheduler", () => {
+  assert.equal(parseSchedulerConfig(sdV1, { pipelineClass: 'DDIMScheduler' }).defaultScheduler, 'ddim');
+  assert.equal(parseSchedulerConfig({ ...sdV1, _class_name: 'EulerDiscreteScheduler' }).defaultScheduler, 'euler');
+});
+
+function refusal(fn: () => unknown): { message: string; path: string } {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(isCuratorError(error) && error.code === 'model_load_failed', String(error));
+    return { message: error.message, path: (error.details as Array<{ path: string }>)[0]!.path };
   }
+  assert.fail('expected a refusal');
 }
 
-const ac = refAlphasCumprod(1000, 0.00085, 0.012, 'scaled_linear');
-
-test('PNDM timesteps (skip_prk_steps, leading, offset 1) for 50, 25, 10 steps', () => {
-  for (const steps of [50, 25, 10]) {
-    const base = refLeading(steps, Math.floor(1000 / steps), 1).reverse();
-    const expected = [...base.slice(0, -1), base[base.length - 2]!, base[base.length - 1]!].reverse();
-    assert.deepEqual(createScheduler('pndm', sdConfig, steps).timesteps, expected, `steps ${steps}`);
+test('values Curator does not implement are refused, naming the key', () => {
+  const cases: Array<[SchedulerName, Record<string, unknown>, string]> = [
+    ['pndm', { prediction_type: 'sample' }, 'prediction_type'],
+    ['ddim', { prediction_type: 'flow_prediction' }, 'prediction_type'],
+    ['ddim', { beta_schedule: 'sigmoid' }, 'beta_schedule'],
+    ['ddim', { timestep_spacing: 'uniform' }, 'timestep_spacing'],
+    ['ddim', { trained_betas: [0.1, 0.2] }, 'trained_betas'],
+    ['ddim', { steps_offset: 'one' }, 'steps_offset'],
+    ['ddim', { thresholding: 'yes' }, 'thresholding'],
+    ['euler', { use_beta_sigmas: true }, 'use_beta_sigmas'],
+    ['euler', { use_karras_sigmas: true, use_exponential_sigmas: true }, 'use_karras_sigmas + use_exponential_sigmas'],
+    ['euler', { interpolation_type: 'cubic' }, 'interpolation_type'],
+    ['euler', { final_sigmas_type: 'one' }, 'final_sigmas_type'],
+    ['euler-ancestral', { prediction_type: 'sample' }, 'prediction_type'],
+    ['dpm-solver++', { algorithm_type: 'dpmsolver' }, 'algorithm_type'],
+    ['dpm-solver++', { algorithm_type: 'sde-dpmsolver' }, 'algorithm_type'],
+    ['dpm-solver++', { variance_type: 'learned_range' }, 'variance_type'],
+    ['dpm-solver++', { use_flow_sigmas: true }, 'use_flow_sigmas'],
+    ['dpm-solver++', { prediction_type: 'flow_prediction' }, 'prediction_type'],
+    ['dpm-solver++', { solver_order: 4 }, 'solver_order'],
+  ];
+  for (const [scheduler, keys, key] of cases) {
+    const { message, path } = refusal(() => resolveSchedulerConfig(scheduler, parseSchedulerConfig({ ...sdV1, ...keys })));
+    assert.equal(path, key, JSON.stringify(keys));
+    assert.ok(message.includes(key), message);
   }
-  const fifty = createScheduler('pndm', sdConfig, 50).timesteps;
-  assert.deepEqual(fifty.slice(0, 5), [981, 961, 961, 941, 921]);
-  assert.equal(fifty.length, 51);
-  assert.equal(fifty.at(-1), 1);
+  assert.match(refusal(() => parseSchedulerConfig({ ...sdV1, _class_name: 'LMSDiscreteScheduler' })).message, /LMSDiscreteScheduler/);
+  // Keys outside a class's signature are ignored, as diffusers ignores them.
+  assert.doesNotThrow(() => resolveSchedulerConfig('pndm', parseSchedulerConfig({ ...sdV1, use_karras_sigmas: 'whatever', solver_order: 9 })));
+  // DPM-Solver's "deis" is dpmsolver++ in diffusers, and its UniPC solver types are midpoint.
+  const dpm = resolveSchedulerConfig('dpm-solver++', parseSchedulerConfig({ ...sdV1, algorithm_type: 'deis', solver_type: 'bh2' }));
+  assert.deepEqual([dpm.algorithmType, dpm.solverType], ['dpmsolver++', 'midpoint']);
 });
 
-test('DDIM, Euler and DPM-Solver++ timesteps follow each spacing', () => {
-  for (const steps of [50, 25, 10]) {
-    const leading = refLeading(steps, Math.floor(1000 / steps), 1);
-    assert.deepEqual(createScheduler('ddim', sdConfig, steps).timesteps, leading);
-    assert.deepEqual(createScheduler('euler', sdConfig, steps).timesteps, leading);
-    assert.deepEqual(createScheduler('euler-ancestral', sdConfig, steps).timesteps, leading);
-    assert.deepEqual(createScheduler('dpm-solver++', sdConfig, steps).timesteps, refLeading(steps + 1, Math.floor(1000 / (steps + 1)), 1).slice(0, -1));
-
-    const trailing = { ...sdConfig, timestepSpacing: 'trailing' as const };
-    assert.deepEqual(createScheduler('ddim', trailing, steps).timesteps, refTrailing(1000, steps));
-    assert.deepEqual(createScheduler('dpm-solver++', trailing, steps).timesteps, refTrailing(1000, steps));
-
-    const linspace = { ...sdConfig, timestepSpacing: 'linspace' as const };
-    assert.deepEqual(createScheduler('ddim', linspace, steps).timesteps, refLinspaceDesc(1000, steps).map(npRound));
-    close(createScheduler('euler', linspace, steps).timesteps, refLinspaceDesc(1000, steps), 1e-12, 'euler linspace');
-    assert.deepEqual(createScheduler('dpm-solver++', linspace, steps).timesteps, refLinspaceDesc(1000, steps + 1).map(npRound).slice(0, -1));
-  }
-  assert.deepEqual(createScheduler('ddim', sdConfig, 50).timesteps.slice(0, 3), [981, 961, 941]);
-  assert.deepEqual(createScheduler('dpm-solver++', { ...sdConfig, timestepSpacing: 'linspace' }, 25).timesteps.slice(0, 3), [999, 959, 919]);
+test('steps done per model evaluation: PNDM evaluates more often than it steps', () => {
+  const evaluations = (name: SchedulerName, config: Record<string, unknown>, steps: number) => {
+    const scheduler = createScheduler(name, parseSchedulerConfig(config), steps);
+    return scheduler.timesteps.map((_, i) => scheduler.stepsDone(i));
+  };
+  assert.deepEqual(evaluations('pndm', sdV1, 50), Array.from({ length: 51 }, (_, i) => i));
+  assert.deepEqual(evaluations('pndm', sdV1, 1), [1]);
+  // The Runge-Kutta warm-up: four evaluations for each of the first three steps, then one per step.
+  assert.deepEqual(evaluations('pndm', { ...sdV1, skip_prk_steps: false }, 6), [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 5, 6]);
+  for (const name of ['ddim', 'euler', 'euler-ancestral', 'dpm-solver++'] as const) assert.deepEqual(evaluations(name, sdV1, 7), [1, 2, 3, 4, 5, 6, 7], name);
 });
 
-test('Euler and DPM sigmas interpolate sqrt((1 - acp) / acp) and end at 0', () => {
-  const linspace = { ...sdConfig, timestepSpacing: 'linspace' as const };
-  for (const steps of [50, 25, 10]) {
-    for (const [name, config] of [['euler', sdConfig], ['euler', linspace], ['dpm-solver++', sdConfig], ['dpm-solver++', linspace]] as const) {
-      const scheduler = createScheduler(name, config, steps);
-      close(scheduler.sigmas!, [...scheduler.timesteps.map((t) => refSigmaAt(ac, t)), 0], 1e-9, `${name} ${config.timestepSpacing} ${steps}`);
-    }
-  }
-  const euler = createScheduler('euler', linspace, 50);
-  assert.ok(Math.abs(euler.sigmas![0]! - 14.6146) < 1e-3, `sigma max ${euler.sigmas![0]}`);
-  assert.ok(Math.abs(euler.sigmas!.at(-2)! - 0.0292) < 1e-3, `sigma min ${euler.sigmas!.at(-2)}`);
-  assert.equal(euler.initNoiseSigma, euler.sigmas![0]);
-  const leading = createScheduler('euler', sdConfig, 50);
-  assert.ok(Math.abs(leading.initNoiseSigma - Math.sqrt(leading.sigmas![0]! ** 2 + 1)) < 1e-12);
-});
-
-// Scalar reference samplers: run each rule for a few steps on a 2-element sample with a model output
-// that depends on the step, and compare with the scheduler.
-const modelOutputAt = (step: number, x: number) => 0.3 * x + 0.1 * Math.sin(step + 1);
-
-function referenceRun(name: SchedulerName, steps: number, prediction: 'epsilon' | 'v_prediction', x0: number, noise: (step: number) => number): number {
-  const finalAlpha = ac[0]!;
-  const alphaAt = (t: number) => (t >= 0 ? ac[t]! : finalAlpha);
-  const ratio = Math.floor(1000 / steps);
-  const leading = refLeading(steps, ratio, 1);
-  let x = x0;
-  if (name === 'ddim') {
-    leading.forEach((t, i) => {
-      const m = modelOutputAt(i, x);
-      const a = alphaAt(t);
-      const ap = alphaAt(t - ratio);
-      const pred0 = prediction === 'epsilon' ? (x - Math.sqrt(1 - a) * m) / Math.sqrt(a) : Math.sqrt(a) * x - Math.sqrt(1 - a) * m;
-      const eps = prediction === 'epsilon' ? m : Math.sqrt(a) * m + Math.sqrt(1 - a) * x;
-      x = Math.sqrt(ap) * pred0 + Math.sqrt(1 - ap) * eps;
-    });
-    return x;
-  }
-  if (name === 'pndm') {
-    const base = [...leading].reverse();
-    const ts = [...base.slice(0, -1), base[base.length - 2]!, base[base.length - 1]!].reverse();
-    const ets: number[] = [];
-    let stored = 0;
-    ts.forEach((tIn, i) => {
-      let t = tIn;
-      let prev = t - ratio;
-      let m = modelOutputAt(i, x);
-      if (i !== 1) ets.push(m);
-      else {
-        prev = t;
-        t = t + ratio;
-      }
-      let sample = x;
-      const e = ets.slice(-4);
-      if (e.length === 1 && i === 0) stored = x;
-      else if (e.length === 1 && i === 1) {
-        m = (m + e[0]!) / 2;
-        sample = stored;
-      } else if (e.length === 2) m = (3 * e[1]! - e[0]!) / 2;
-      else if (e.length === 3) m = (23 * e[2]! - 16 * e[1]! + 5 * e[0]!) / 12;
-      else m = (55 * e[3]! - 59 * e[2]! + 37 * e[1]! - 9 * e[0]!) / 24;
-      const a = alphaAt(t);
-      const ap = alphaAt(prev);
-      if (prediction === 'v_prediction') m = Math.sqrt(a) * m + Math.sqrt(1 - a) * sample;
-      const denom = a * Math.sqrt(1 - ap) + Math.sqrt(a * (1 - a) * ap);
-      x = Math.sqrt(ap / a) * sample - ((ap - a) * m) / denom;
-    });
-    return x;
-  }
-  const sigmas = [...leading.map((t) => refSigmaAt(ac, t)), 0];
-  if (name === 'euler' || name === 'euler-ancestral') {
-    x *= Math.sqrt(sigmas[0]! ** 2 + 1);
-    leading.forEach((_, i) => {
-      const s = sigmas[i]!;
-      const m = modelOutputAt(i, x / Math.sqrt(s * s + 1));
-      const pred0 = prediction === 'epsilon' ? x - s * m : m * (-s / Math.sqrt(s * s + 1)) + x / (s * s + 1);
-      const d = (x - pred0) / s;
-      if (name === 'euler') x += d * (sigmas[i + 1]! - s);
-      else {
-        const to = sigmas[i + 1]!;
-        const up = Math.sqrt((to ** 2 * (s ** 2 - to ** 2)) / s ** 2);
-        const down = Math.sqrt(to ** 2 - up ** 2);
-        x += d * (down - s) + noise(i) * up;
-      }
-    });
-    return x;
-  }
-  // DPM-Solver++ 2M
-  const dpmTs = refLeading(steps + 1, Math.floor(1000 / (steps + 1)), 1).slice(0, -1);
-  const dsig = [...dpmTs.map((t) => refSigmaAt(ac, t)), 0];
-  const terms = (s: number) => ({ a: 1 / Math.sqrt(s * s + 1), s: s / Math.sqrt(s * s + 1), l: Math.log(1 / Math.sqrt(s * s + 1)) - Math.log(s / Math.sqrt(s * s + 1)) });
-  const outs: number[] = [];
-  dpmTs.forEach((_, i) => {
-    const m = modelOutputAt(i, x);
-    const cur = terms(dsig[i]!);
-    outs.push(prediction === 'epsilon' ? (x - cur.s * m) / cur.a : cur.a * x - cur.s * m);
-    const next = terms(dsig[i + 1]!);
-    const h = next.l - cur.l;
-    if (i === 0 || i === dpmTs.length - 1) x = (next.s / cur.s) * x - next.a * (Math.exp(-h) - 1) * outs[i]!;
-    else {
-      const r0 = (cur.l - terms(dsig[i - 1]!).l) / h;
-      const D0 = outs[i]!;
-      const D1 = (1 / r0) * (outs[i]! - outs[i - 1]!);
-      x = (next.s / cur.s) * x - next.a * (Math.exp(-h) - 1) * D0 - 0.5 * next.a * (Math.exp(-h) - 1) * D1;
-    }
-  });
-  return x;
-}
-
-test('every scheduler update matches its reference rule (epsilon and v_prediction)', () => {
-  for (const prediction of ['epsilon', 'v_prediction'] as const) {
-    for (const name of ['pndm', 'ddim', 'euler', 'euler-ancestral', 'dpm-solver++'] as const) {
-      for (const steps of [10, 25]) {
-        const config = { ...sdConfig, predictionType: prediction };
-        const scheduler = createScheduler(name, config, steps);
-        const start = [0.7, -1.2];
-        const sample = Float32Array.from(start, (v) => v * scheduler.initNoiseSigma);
-        const input = new Float32Array(2);
-        const noiseAt = (i: number) => Math.cos(3 * i);
-        scheduler.timesteps.forEach((_, i) => {
-          scheduler.scaleModelInput(sample, i, input);
-          const output = Float32Array.from(input, (v) => modelOutputAt(i, v));
-          scheduler.step(output, i, sample, { noise: new Float32Array(2).fill(noiseAt(i)) });
-        });
-        start.forEach((v, k) => {
-          const expected = referenceRun(name, steps, prediction, v, noiseAt);
-          assert.ok(Math.abs(sample[k]! - expected) < 1e-3 * Math.max(1, Math.abs(expected)), `${name} ${prediction} ${steps}: ${sample[k]} vs ${expected}`);
-        });
-      }
-    }
+test('step counts outside what a scheduler can run are bad input', () => {
+  for (const [config, steps] of [[sdV1, 0], [sdV1, 1001], [{ ...sdV1, skip_prk_steps: false }, 3]] as const) {
+    assert.throws(() => createScheduler('pndm', parseSchedulerConfig(config), steps), (error: unknown) => isCuratorError(error) && error.code === 'bad_input');
   }
 });
 
-test('config parsing: defaults per class and unsupported values', () => {
-  assert.equal(parseSchedulerConfig({ _class_name: 'PNDMScheduler' }).timestepSpacing, 'leading');
-  assert.equal(parseSchedulerConfig({ _class_name: 'EulerDiscreteScheduler' }).timestepSpacing, 'linspace');
-  assert.equal(parseSchedulerConfig({ _class_name: 'DPMSolverMultistepScheduler' }).defaultScheduler, 'dpm-solver++');
-  assert.equal(parseSchedulerConfig({}).setAlphaToOne, true);
-  assert.throws(() => parseSchedulerConfig({ beta_schedule: 'squaredcos_cap_v2' }), /beta_schedule/);
-  assert.throws(() => createScheduler('ddim', sdConfig, 0), /steps/);
+test('noise-driven schedulers refuse to step without noise', () => {
+  for (const config of [sdV1, { ...sdV1, algorithm_type: 'sde-dpmsolver++' }]) {
+    const name = config === sdV1 ? 'euler-ancestral' : 'dpm-solver++';
+    const scheduler = createScheduler(name, parseSchedulerConfig(config), 4);
+    assert.equal(scheduler.needsNoise, true);
+    assert.throws(() => scheduler.step(new Float32Array(4), 0, new Float32Array(4)), /noise/);
+  }
+});
+
+test('dynamic thresholding works per image: quantile of |x0|, clamped to [1, sample_max_value]', () => {
+  // Image 1: |x| sorted 0.5, 1, 2, 3; the 0.5 quantile interpolates to 1.5. Image 2 stays within 1.
+  const x0 = Float32Array.from([0.5, -3, 2, 1, 0.2, -0.4, 0.1, 0.3]);
+  thresholdSample(x0, 4, 0.5, 2);
+  assert.deepEqual(Array.from(x0), [0.5 / 1.5, -1, 1, 1 / 1.5, 0.2, -0.4, 0.1, 0.3].map(Math.fround));
+  // sample_max_value caps s.
+  const capped = Float32Array.from([4, -4, 4, -4]);
+  thresholdSample(capped, 4, 0.9, 2);
+  assert.deepEqual(Array.from(capped), [1, -1, 1, -1]);
+});
+
+test("diffusers' config files spell infinite floats as Python does", () => {
+  const parsed = parsePythonJson('{"lambda_min_clipped": -Infinity, "note": "NaN and -Infinity \\" stay text", "x": [NaN, Infinity]}') as Record<string, unknown>;
+  assert.equal(parsed.lambda_min_clipped, -Infinity);
+  assert.equal(parsed.note, 'NaN and -Infinity " stay text');
+  assert.deepEqual(parsed.x, [NaN, Infinity]);
+  assert.throws(() => parsePythonJson('{"a": Infinit}'), SyntaxError);
+  assert.equal(resolveSchedulerConfig('dpm-solver++', parseSchedulerConfig({ ...sdV1, lambda_min_clipped: parsed.lambda_min_clipped })).lambdaMinClipped, -Infinity);
 });

@@ -128,6 +128,22 @@ export async function resolveExecutionProviders(options: DeviceOptions): Promise
   };
 }
 
+/**
+ * Where sessions created with these execution providers run: the first provider takes every op it
+ * supports (onnxruntime hands the CPU provider only what it lacks), so `cuda:<id>` when it is CUDA,
+ * `cpu` when it is the CPU or none is given, else the provider's name.
+ */
+export function deviceOfProviders(providers: ExecutionProviders | undefined): string {
+  const first = providers?.[0];
+  const name = typeof first === 'string' ? first : first?.name;
+  if (name === undefined || name === 'cpu') return 'cpu';
+  if (name === 'cuda') {
+    const id = typeof first === 'object' && 'deviceId' in first && typeof first.deviceId === 'number' ? first.deviceId : 0;
+    return `cuda:${id}`;
+  }
+  return name;
+}
+
 export interface ModelSessionConfig {
   /** Intra-op threads; 0 or unset lets onnxruntime choose. */
   threads?: number;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { isCuratorError } from '@curator/contracts';
-import { explainCudaFailure, resolveExecutionProviders, sessionOptionsFor } from '../src/device.ts';
+import { deviceOfProviders, explainCudaFailure, resolveExecutionProviders, sessionOptionsFor } from '../src/device.ts';
 
 function recordingLog() {
   const lines: { level: 'info' | 'warn'; message: string }[] = [];
@@ -84,5 +84,15 @@ describe('sessionOptionsFor', () => {
     const options = sessionOptionsFor({}, { device: 'cpu', executionProviders: ['cpu'], preferredPrecision: 'fp32' });
     assert.equal(options.intraOpNumThreads, undefined);
     assert.equal(options.graphOptimizationLevel, 'all');
+  });
+});
+
+describe('deviceOfProviders', () => {
+  it('names the device of the first execution provider', () => {
+    assert.equal(deviceOfProviders(undefined), 'cpu');
+    assert.equal(deviceOfProviders(['cpu']), 'cpu');
+    assert.equal(deviceOfProviders(['cuda', 'cpu']), 'cuda:0');
+    assert.equal(deviceOfProviders([{ name: 'cuda', deviceId: 2 }, 'cpu']), 'cuda:2');
+    assert.equal(deviceOfProviders(['dml']), 'dml');
   });
 });

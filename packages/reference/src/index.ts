@@ -8,3 +8,6 @@ export const diffusersReferenceDir = fileURLToPath(new URL('../diffusers', impor
 
 /** Checkpoints written by PyTorch/safetensors themselves, hostile files, expected values (see checkpoints/make_fixtures.py). */
 export const checkpointsReferenceDir = fileURLToPath(new URL('../checkpoints', import.meta.url));
+
+/** diffusers' own scheduler timesteps, sigmas and step outputs (see schedulers/make_fixtures.py). */
+export const schedulersReferenceDir = fileURLToPath(new URL('../schedulers', import.meta.url));
