@@ -28,7 +28,8 @@ export function looksLikeSafetensors(head: Uint8Array): boolean {
 export async function openSafetensors(source: ByteSource): Promise<EntryReader> {
   const header = await readSafetensorsHeader(source);
   const entries = new Map<string, TensorEntry>();
-  for (const tensor of header.tensors) {
+  // File order, not JSON key order (JSON.parse puts integer-like names first).
+  for (const tensor of [...header.tensors].sort((a, b) => a.begin - b.begin)) {
     const offset = header.dataStart + tensor.begin;
     const length = tensor.end - tensor.begin;
     entries.set(tensor.info.name, { info: tensor.info, readBytes: () => source.read(offset, length) });

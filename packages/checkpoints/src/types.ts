@@ -23,12 +23,30 @@ export interface CheckpointReader {
   close(): Promise<void>;
 }
 
-/** A tensor to write: raw little-endian bytes in `dtype`, or a Float32Array for F32. */
+/** Raw little-endian bytes in the tensor's dtype, contiguous row-major; or a Float32Array for F32. */
+export type TensorData = Uint8Array | Float32Array;
+
+/**
+ * A tensor to write. `data` may be a function: it is then called when the tensor's bytes are
+ * written, so a writer holds one tensor at a time (safetensors needs every name and shape before
+ * the first byte of data, so it collects the list first).
+ */
 export interface NamedTensor {
   name: string;
   dtype: TensorDType;
   shape: readonly number[];
-  data: Uint8Array | Float32Array;
+  data: TensorData | (() => TensorData | Promise<TensorData>);
 }
 
 export type TensorSource = AsyncIterable<NamedTensor> | Iterable<NamedTensor>;
+
+export interface WriteProgress {
+  /** The tensor just written. */
+  name: string;
+  tensors: number;
+  bytes: number;
+}
+
+export interface WriteOptions {
+  onProgress?: (progress: WriteProgress) => void;
+}

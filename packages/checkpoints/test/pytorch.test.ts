@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { openCheckpoint, type CheckpointReader } from '../src/index.ts';
+import { openCheckpoint, openFileSource, type CheckpointReader } from '../src/index.ts';
+import { readZipDirectory } from '../src/zip.ts';
 import { assertReadsExpected, expected, fixture } from './expected.ts';
 
 async function withReader<T>(path: string, use: (reader: CheckpointReader) => Promise<T>): Promise<T> {
@@ -27,6 +28,14 @@ describe('PyTorch checkpoints written by torch.save', () => {
       });
     }
   }
+
+  it('reads a zip whose records were recompressed with DEFLATE (inflated as a stream)', async () => {
+    const source = await openFileSource(fixture('dtypes.deflated.zip.bin'));
+    const methods = [...(await readZipDirectory(source)).values()].map((entry) => entry.method);
+    await source.close();
+    assert.ok(methods.every((method) => method === 8), 'every record is deflated');
+    await withReader(fixture('dtypes.deflated.zip.bin'), (reader) => assertReadsExpected(reader, expected.files['dtypes.deflated.zip.bin']!));
+  });
 
   it('honors strides and offsets: a transposed view equals the transpose of its base', async () => {
     await withReader(fixture('views.zip.bin'), async (reader) => {

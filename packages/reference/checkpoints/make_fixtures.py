@@ -151,6 +151,12 @@ def save_all_forms(stem: str, state_dict: dict[str, torch.Tensor], expected: dic
         expected["files"][file] = tensors
 
 
+def save_deflated(expected: dict) -> None:
+    """torch writes STORED records; a zip tool may recompress them. Same tensors, every record DEFLATEd."""
+    rewrite_zip(HERE / "dtypes.zip.bin", HERE / "dtypes.deflated.zip.bin", lambda name, data: None, zipfile.ZIP_DEFLATED)
+    expected["files"]["dtypes.deflated.zip.bin"] = expected["files"]["dtypes.zip.bin"]
+
+
 def save_sharded(expected: dict) -> None:
     state_dict = sharded_state_dict()
     tensors = describe(state_dict)
@@ -176,9 +182,9 @@ class RunsEval:
         return (eval, ("__import__('os').getcwd()",))
 
 
-def rewrite_zip(source: Path, target: Path, change) -> None:
+def rewrite_zip(source: Path, target: Path, change, compression: int = zipfile.ZIP_STORED) -> None:
     """Copies a torch zip entry by entry; `change(name, data)` returns the new data (or None to keep it)."""
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as zout:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", compression) as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
             changed = change(item.filename, data)
@@ -196,7 +202,7 @@ def write_hostile(expected: dict) -> None:
     torch.save({"weight": torch.ones(2), "payload": RunsShell()}, hostile / "posix-system.legacy.bin", _use_new_zipfile_serialization=False)
     problems["posix-system.legacy.bin"] = "posix.system is not allowed"
     torch.save({"payload": RunsEval()}, hostile / "builtins-eval.zip.bin")
-    problems["builtins-eval.zip.bin"] = "builtins.eval is not allowed"
+    problems["builtins-eval.zip.bin"] = "__builtin__.eval is not allowed"  # protocol 2 names builtins __builtin__
 
     whole = (HERE / "dtypes.zip.bin").read_bytes()
     (hostile / "truncated.zip.bin").write_bytes(whole[: len(whole) // 2])
@@ -240,6 +246,7 @@ def main() -> None:
     save_all_forms("views", views_state_dict(), expected, safetensors=False)
     save_all_forms("module", module_state_dict(), expected)
     save_all_forms("parameters", parameters_dict(), expected, safetensors=False)
+    save_deflated(expected)
     save_sharded(expected)
     write_hostile(expected)
     check_loadable()
