@@ -82,9 +82,16 @@ export interface AttentionCore {
   upcastAttention?: boolean;
 }
 
-/** softmax(q k^T / sqrt(d)) v over [B, S, heads*d] projections; returns [B, S, heads*d]. */
+/**
+ * softmax(q k^T / sqrt(d)) v over [B, S, heads*d] projections; returns [B, S, heads*d]. The upcast
+ * flags apply to the standard kernel; the fused one keeps its own accumulation (float32 on CPU, where
+ * onnxruntime runs it in float32 for fp16 graphs too).
+ */
 export function scaledDotProductAttention(net: DiffusionGraph, q: string, k: string, v: string, core: AttentionCore, hint: string): string {
   const { heads, headDim } = core;
+  if (net.attentionKernel === 'fused') {
+    return net.contribOp('MultiHeadAttention', [q, k, v], { num_heads: attr.int(heads), scale: attr.float(1 / Math.sqrt(headDim)) }, hint);
+  }
   const upcastScores = core.upcastAttention === true;
   const scale = 1 / Math.sqrt(headDim);
   let qh = splitHeads(net, q, heads, headDim);

@@ -115,7 +115,10 @@ export async function writeDiffusionGraph(net: DiffusionGraph, path: string, wei
     irVersion: 8,
     producerName: 'curator',
     producerVersion: '1',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })],
+    opsetImport: [
+      onnx.OperatorSetIdProto.create({ domain: '', version: 17 }),
+      ...[...net.domains].map((domain) => onnx.OperatorSetIdProto.create({ domain, version: 1 })),
+    ],
     graph,
   });
   await writeFile(path, onnx.ModelProto.encode(model).finish());

@@ -2,7 +2,7 @@
 // optimum's export (sample, timestep, encoder_hidden_states -> out_sample) that the diffusion
 // engine consumes. Block types: CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn (or no
 // mid block), UpBlock2D, CrossAttnUpBlock2D: Stable Diffusion 1.x and 2.x.
-import { DiffusionGraph, attr, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
+import { DiffusionGraph, attr, type AttentionKernel, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
 import { ConfigReader, type ConfigObject } from './diffusion-config.ts';
 import { conv2d, downsample2D, groupNorm, resnetBlock2D, silu, timestepEmbedding, timestepProjection, transformer2D, upsample2D, type TransformerShape } from './diffusion-blocks.ts';
 import { DataType } from './graph.ts';
@@ -147,6 +147,8 @@ export interface UnetGraphOptions {
   precision?: FloatPrecision;
   /** optimum exports an int64 timestep (the default), diffusers' old ONNX script a float one (in the graph's float type). */
   timestepType?: 'int64' | 'float';
+  /** `fused` (default): onnxruntime's MultiHeadAttention; `standard`: MatMul/Softmax/MatMul. */
+  attentionKernel?: AttentionKernel;
 }
 
 interface UnetContext {
@@ -232,7 +234,7 @@ function upBlock(u: UnetContext, x: string, i: number, prevOutputChannels: numbe
 
 /** The UNet graph for a parsed config. Weights are only requested here; `net.requested` lists them. */
 export function buildUnetGraph(spec: UnetSpec, options: UnetGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('unet', options.precision ?? 'fp32');
+  const net = new DiffusionGraph('unet', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
   const timestepType = options.timestepType ?? 'int64';
   let sample = net.input('sample', 'float', ['batch_size', spec.inChannels, 'height', 'width']);
   const timestep = net.input('timestep', timestepType, ['steps']);

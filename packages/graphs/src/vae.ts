@@ -3,7 +3,7 @@
 // consumes) and the encoder with quant_conv (sample -> latent_mean, latent_logvar), so that every
 // tensor of the state dict has a place. Block types: DownEncoderBlock2D, UpDecoderBlock2D, with the
 // UNetMidBlock2D (attention on by default) between them: Stable Diffusion's VAE.
-import { DiffusionGraph, attr, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
+import { DiffusionGraph, attr, type AttentionKernel, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
 import { ConfigReader, type ConfigObject } from './diffusion-config.ts';
 import { conv2d, downsample2D, groupNorm, resnetBlock2D, silu, upsample2D, vaeAttention, type VaeAttentionKeys } from './diffusion-blocks.ts';
 
@@ -66,6 +66,8 @@ export interface VaeGraphOptions {
   precision?: FloatPrecision;
   /** The checkpoint's names for the mid-block attention: `to_q`... (current, default) or `query`... (diffusers < 0.14). */
   attentionKeys?: VaeAttentionKeys;
+  /** `fused` (default): onnxruntime's MultiHeadAttention; `standard`: MatMul/Softmax/MatMul. */
+  attentionKernel?: AttentionKernel;
 }
 
 /** Which attention names a VAE checkpoint uses, from its tensor names. */
@@ -123,7 +125,7 @@ function decoder(net: DiffusionGraph, z: string, spec: VaeSpec, keys: VaeAttenti
 
 /** optimum's vae_decoder: `latent_sample` -> `sample` (before any scaling or clamping, like diffusers' decode). */
 export function buildVaeDecoderGraph(spec: VaeSpec, options: VaeGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('vae_decoder', options.precision ?? 'fp32');
+  const net = new DiffusionGraph('vae_decoder', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
   const latent = net.input('latent_sample', 'float', ['batch_size', spec.latentChannels, 'latent_height', 'latent_width']);
   net.output('sample', ['batch_size', spec.outChannels, 'height', 'width'], decoder(net, latent, spec, options.attentionKeys ?? 'current'));
   return net;
@@ -134,7 +136,7 @@ export function buildVaeDecoderGraph(spec: VaeSpec, options: VaeGraphOptions = {
  * clamped to [-30, 20] as DiagonalGaussianDistribution does). Sampling stays with the caller.
  */
 export function buildVaeEncoderGraph(spec: VaeSpec, options: VaeGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('vae_encoder', options.precision ?? 'fp32');
+  const net = new DiffusionGraph('vae_encoder', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
   const image = net.input('sample', 'float', ['batch_size', spec.inChannels, 'height', 'width']);
   const moments = encoder(net, image, spec, options.attentionKeys ?? 'current');
   const half = spec.latentChannels;

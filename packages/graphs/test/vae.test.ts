@@ -6,7 +6,7 @@ import { isCuratorError } from '@curator/contracts';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, parseVaeConfig, vaeAttentionKeysOf, vaeTensorRequests, type VaeAttentionKeys } from '../src/vae.ts';
 import { writeDiffusionGraph } from '../src/diffusion-writer.ts';
 import { describe, floatTensor, floatsOf, maxAbs, maxAbsDiff, ort, readJson, readerWeights, referenceDir, run, withReaders, withTempDir } from './unet-helpers.ts';
-import type { FloatPrecision } from '../src/diffusion-graph.ts';
+import type { AttentionKernel, FloatPrecision } from '../src/diffusion-graph.ts';
 
 const tiny = join(referenceDir, 'tiny-vae');
 const ofa = join(referenceDir, 'ofa-small-sd-v0');
@@ -36,23 +36,30 @@ async function reference() {
 }
 
 /** Writes the tiny VAE's decoder and encoder; `keys` 'legacy' serves the weights under the old names. */
-async function writeTinyVae(dir: string, precision: FloatPrecision, keys: VaeAttentionKeys = 'current') {
+async function writeTinyVae(dir: string, precision: FloatPrecision, keys: VaeAttentionKeys = 'current', attentionKernel: AttentionKernel = 'fused') {
   const spec = parseVaeConfig(await readJson(join(tiny, 'config.json')));
   return withReaders([join(tiny, 'weights.safetensors')], async ([reader]) => {
     // A legacy checkpoint: the builder asks for `query`..., the source finds them under today's names.
     const weights = readerWeights(reader!, keys === 'legacy' ? toCurrent : undefined);
-    await writeDiffusionGraph(buildVaeDecoderGraph(spec, { precision, attentionKeys: keys }), join(dir, 'vae_decoder', 'model.onnx'), weights);
-    await writeDiffusionGraph(buildVaeEncoderGraph(spec, { precision, attentionKeys: keys }), join(dir, 'vae_encoder', 'model.onnx'), weights);
+    await writeDiffusionGraph(buildVaeDecoderGraph(spec, { precision, attentionKeys: keys, attentionKernel }), join(dir, 'vae_decoder', 'model.onnx'), weights);
+    await writeDiffusionGraph(buildVaeEncoderGraph(spec, { precision, attentionKeys: keys, attentionKernel }), join(dir, 'vae_encoder', 'model.onnx'), weights);
     return weights.asked;
   });
 }
 
-for (const precision of ['fp32', 'fp16'] as const) {
-  test(`${precision}: decoder and encoder fed diffusers' tiny-vae weights reproduce diffusers' decode and posterior`, async (t) => {
+const variants = [
+  { precision: 'fp32', attentionKernel: 'fused' },
+  { precision: 'fp16', attentionKernel: 'fused' },
+  { precision: 'fp32', attentionKernel: 'standard' },
+  { precision: 'fp16', attentionKernel: 'standard' },
+] as const;
+
+for (const { precision, attentionKernel } of variants) {
+  test(`${precision}, ${attentionKernel} attention: decoder and encoder fed diffusers' tiny-vae weights reproduce diffusers' decode and posterior`, async (t) => {
     const ref = await reference();
     const tolerance = precision === 'fp32' ? fp32Tolerance : fp16Tolerance;
     await withTempDir(async (dir) => {
-      await writeTinyVae(dir, precision);
+      await writeTinyVae(dir, precision, 'current', attentionKernel);
       const decoded = await run(join(dir, 'vae_decoder', 'model.onnx'), { latent_sample: floatTensor(precision, ref.latents, [2, 4, 8, 8]) });
       assert.deepEqual(decoded.sample!.dims, [2, 3, 16, 16]);
       assert.equal(decoded.sample!.type, precision === 'fp16' ? 'float16' : 'float32');
