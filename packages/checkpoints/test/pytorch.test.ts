@@ -14,6 +14,10 @@ async function withReader<T>(path: string, use: (reader: CheckpointReader) => Pr
 }
 
 describe('PyTorch checkpoints written by torch.save', () => {
+  it('reads a file saved with CRC-32s switched off (torch.serialization.set_crc32_options(False))', async () => {
+    await withReader(fixture('dtypes.nocrc.zip.bin'), (reader) => assertReadsExpected(reader, expected.files['dtypes.nocrc.zip.bin']!));
+  });
+
   for (const stem of ['dtypes', 'views', 'module', 'parameters']) {
     for (const [form, format] of [
       ['zip', 'pytorch-zip'],

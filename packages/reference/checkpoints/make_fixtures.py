@@ -157,6 +157,16 @@ def save_deflated(expected: dict) -> None:
     expected["files"]["dtypes.deflated.zip.bin"] = expected["files"]["dtypes.zip.bin"]
 
 
+def save_without_crc(expected: dict) -> None:
+    """torch.serialization.set_crc32_options(False) writes every CRC-32 as 0 (and torch.load never checks them)."""
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save(dtypes_state_dict(), HERE / "dtypes.nocrc.zip.bin")
+    finally:
+        torch.serialization.set_crc32_options(True)
+    expected["files"]["dtypes.nocrc.zip.bin"] = describe(dtypes_state_dict())
+
+
 def save_sharded(expected: dict) -> None:
     state_dict = sharded_state_dict()
     tensors = describe(state_dict)
@@ -247,6 +257,7 @@ def main() -> None:
     save_all_forms("module", module_state_dict(), expected)
     save_all_forms("parameters", parameters_dict(), expected, safetensors=False)
     save_deflated(expected)
+    save_without_crc(expected)
     save_sharded(expected)
     write_hostile(expected)
     check_loadable()
