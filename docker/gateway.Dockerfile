@@ -10,6 +10,10 @@ COPY package.json package-lock.json ./
 COPY packages packages
 COPY apps apps
 RUN find packages apps -type f ! -name package.json -delete && find packages apps -depth -type d -empty -delete
+# Without the workspaces' devDependencies, so npm ci -w installs no test-only workspace (testkit, the embedded S3
+# server, ...) that an app reaches only through one: npm never flags a workspace as dev. See the script.
+COPY docker/omit-workspace-dev-dependencies.mjs /tmp/
+RUN node /tmp/omit-workspace-dev-dependencies.mjs
 
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { DockerfileParser } from 'dockerfile-ast';
 import { readRepoFile, repoRoot } from './helpers.ts';
+import { installedClosure, workspacesInstalledBy } from './dependency-closure.ts';
 
 interface Stage {
   name: string;
@@ -104,6 +105,44 @@ for (const [name, { path, finals, app }] of Object.entries(dockerfiles)) {
     }
   });
 }
+
+// Packages that are for `npm start` and tests only. The embedded S3 server (and the wrapper around it) is named here
+// by the package it wraps, read from packages/embedded-s3, so swapping the server keeps this check meaningful.
+const embeddedS3Server = Object.keys(JSON.parse(readRepoFile('packages/embedded-s3/package.json')).dependencies ?? {}).filter((name) => /s3rver|fauxqs|s3/i.test(name) && !name.startsWith('@smithy/'));
+const notInImages = ['@curator/embedded-s3', ...embeddedS3Server, 's3rver', 'fauxqs', '@curator/testkit'];
+
+/** The manifests stage removes every workspace's devDependencies before npm ci (npm never flags a workspace as dev). */
+function omitsWorkspaceDevDependencies(stages: Stage[]): boolean {
+  const manifests = stages.find((s) => s.name === 'manifests');
+  return manifests?.instructions.some((i) => i.keyword === 'RUN' && /node \/tmp\/omit-workspace-dev-dependencies\.mjs\b/.test(i.args)) ?? false;
+}
+
+for (const [name, { path }] of Object.entries(dockerfiles)) {
+  test(`${name}: the image's dependency closure holds no embedded S3 server and no test helpers`, () => {
+    const { stages } = parseDockerfile(path);
+    const installs = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
+    assert.ok(installs.length > 0);
+    const omitsDev = omitsWorkspaceDevDependencies(stages);
+    assert.ok(omitsDev, 'the manifests stage runs docker/omit-workspace-dev-dependencies.mjs');
+    for (const install of installs) {
+      const workspaces = workspacesInstalledBy(install.args);
+      assert.ok(workspaces.length > 0, `${install.args}: installs named workspaces only`);
+      const closure = installedClosure(repoRoot, workspaces, { workspaceDevDependencies: !omitsDev });
+      const found = notInImages.filter((pkg) => closure.has(pkg)).map((pkg) => `${pkg} (via ${closure.get(pkg)!.join(' -> ')})`);
+      assert.deepEqual(found, [], `${name} image (npm ci -w ${workspaces.join(' -w ')}) would contain test-only packages`);
+      assert.ok(closure.has('@aws-sdk/client-s3'), 'the closure is real: the S3 client is in it');
+    }
+  });
+}
+
+test('the closure check can fail: with workspace devDependencies kept, npm would put the embedded S3 server in the gateway image', () => {
+  assert.ok(embeddedS3Server.length > 0, 'packages/embedded-s3 names the server it wraps');
+  const closure = installedClosure(repoRoot, ['apps/gateway'], { workspaceDevDependencies: true });
+  for (const pkg of ['@curator/embedded-s3', ...embeddedS3Server]) assert.ok(closure.has(pkg), `${pkg} reached through a devDependency`);
+  // Production dependencies alone do not reach it: @curator/storage needs only the AWS SDK.
+  const storage = installedClosure(repoRoot, ['packages/storage'], { workspaceDevDependencies: false });
+  assert.deepEqual(notInImages.filter((pkg) => storage.has(pkg)), []);
+});
 
 test('gateway: Node 24 on Debian bookworm slim', () => {
   const { stages } = parseDockerfile(dockerfiles.gateway.path);

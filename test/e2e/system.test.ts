@@ -36,7 +36,7 @@ test('`curator start` runs the whole system in one process: classify and a whole
     assert.match(invalid.body.error.details[0].path, /^input/);
 
     // The whole card through the gateway. The image URLs are presigned and fetched as a client would;
-    // s3rver does not check signatures, so this shows the URLs lead to the objects, not that they are secure.
+    // the embedded S3 server checks their signatures (but also serves unsigned requests, so this is no privacy test).
     const curate = await json(`${url}/jobs`, {
       method: 'POST',
       body: JSON.stringify({ type: 'curate', input: { text: 'Fishermen returned to the harbour at dawn as repairs ended. Shops on the quay reopened.', title: 'Harbour reopens' }, params: { seed: 3, image: { width: 64, height: 64, steps: 3 } } }),

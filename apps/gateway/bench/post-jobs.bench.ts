@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import Fastify from 'fastify';
 import { loadEnv } from '@curator/config';
 import { JobQueues, createRedis } from '@curator/queue';
-import { createObjectStorage, embeddedS3Credentials, startEmbeddedS3, storageOptionsFromEnv } from '@curator/storage';
+import { embeddedS3Credentials, startEmbeddedS3 } from '@curator/embedded-s3';
+import { createObjectStorage, storageOptionsFromEnv } from '@curator/storage';
 import { createMetrics } from '@curator/telemetry';
 import { buildGateway, JobChangeNotifier } from '../src/index.ts';
 

@@ -10,10 +10,17 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CuratorError } from '@curator/contracts';
+import { isMissing, nameOf, storageError } from './errors.ts';
+import { withRetry, type RetryPolicy, type StorageRetryEvent } from './retry.ts';
 
 export interface ObjectStorageOptions {
-  /** Unset: AWS S3 itself. */
+  /** Where this process reaches the store. Unset: AWS S3 itself. */
   endpoint?: string;
+  /**
+   * Where clients reach the store: presigned URLs name this host (default: `endpoint`). A SigV4 signature covers
+   * the host, so a URL is signed for the host it names; only presigning uses it.
+   */
+  publicEndpoint?: string;
   region: string;
   bucket: string;
   forcePathStyle: boolean;
@@ -23,8 +30,13 @@ export interface ObjectStorageOptions {
   /** Whether `ensureBucket()` may create a missing bucket. */
   createBucket: boolean;
   presignExpiresSeconds: number;
-  /** Attempts per request inside the SDK before a failure is reported (default 3). */
-  maxAttempts?: number;
+  /**
+   * How long put, get, head, exists and delete retry transient failures (connection refused or reset, timeouts,
+   * 5xx, 429/SlowDown), with exponential backoff and jitter; default 60 000 ms, 0: one attempt.
+   */
+  retryWindowMs?: number;
+  /** Told of every failure that will be retried, with its full cause: log it here, it never reaches a client. */
+  onRetry?: (event: StorageRetryEvent) => void;
 }
 
 export interface StoredObject {
@@ -45,76 +57,68 @@ export interface PresignedUrl {
   expiresAt: string;
 }
 
+export interface StorageRequestOptions {
+  /** Ends the retries, the wait between them and the request in flight (job canceled, worker stopping). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Failures are `CuratorError`s whose messages name no host, address or port. `storage_unavailable` is retryable
+ * when the store did not answer within the retry window, not when it refused (4xx). An aborted signal rejects with
+ * its reason when that is a CuratorError, else with `canceled`.
+ */
 export interface ObjectStorage {
   readonly bucket: string;
-  /** Creates the bucket when it is missing and creation is allowed. */
+  /** Creates the bucket when it is missing and creation is allowed (one attempt: startup fails fast). */
   ensureBucket(): Promise<void>;
-  put(key: string, body: Buffer | Uint8Array, contentType: string, metadata?: Record<string, string>): Promise<StoredObject>;
+  /** Holds `body` while it retries, so the caller never has to produce it again. */
+  put(key: string, body: Buffer | Uint8Array, contentType: string, metadata?: Record<string, string>, options?: StorageRequestOptions): Promise<StoredObject>;
   /** Throws `not_found` when the key is missing. */
-  get(key: string): Promise<Buffer>;
-  head(key: string): Promise<ObjectHead | null>;
-  exists(key: string): Promise<boolean>;
-  delete(key: string): Promise<void>;
-  /** A fresh URL on every call; `expiresSeconds` defaults to `presignExpiresSeconds`. */
+  get(key: string, options?: StorageRequestOptions): Promise<Buffer>;
+  head(key: string, options?: StorageRequestOptions): Promise<ObjectHead | null>;
+  exists(key: string, options?: StorageRequestOptions): Promise<boolean>;
+  delete(key: string, options?: StorageRequestOptions): Promise<void>;
+  /** A fresh URL on every call, for the public endpoint; `expiresSeconds` defaults to `presignExpiresSeconds`. */
   presignGet(key: string, expiresSeconds?: number): Promise<PresignedUrl>;
-  /** Succeeds when the bucket answers; for readiness probes. */
+  /** Succeeds when the bucket answers; one attempt, for readiness probes. */
   ping(): Promise<void>;
   close(): void;
 }
 
-interface S3ErrorShape {
-  name?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as S3ErrorShape | undefined)?.$metadata?.httpStatusCode;
-}
-
-function nameOf(error: unknown): string | undefined {
-  const shape = error as S3ErrorShape | undefined;
-  return shape?.name ?? shape?.Code;
-}
-
-function isMissing(error: unknown): boolean {
-  const name = nameOf(error);
-  return statusOf(error) === 404 || name === 'NotFound' || name === 'NoSuchKey';
-}
-
-/** Maps an SDK failure to a CuratorError: down or 5xx is retryable, a rejection is not. */
-function storageError(action: string, error: unknown): CuratorError {
-  if (error instanceof CuratorError) return error;
-  const status = statusOf(error);
-  const name = nameOf(error) ?? 'Error';
-  const reason = error instanceof Error ? error.message : String(error);
-  if (status === undefined || status >= 500) {
-    return new CuratorError('storage_unavailable', `Object storage unavailable during ${action}: ${name}: ${reason}`, { retryable: true, cause: error });
-  }
-  return new CuratorError('storage_unavailable', `Object storage refused ${action} (HTTP ${status} ${name}): ${reason}`, { retryable: false, cause: error });
-}
+export const defaultRetryWindowMs = 60_000;
 
 function unquote(etag: string | undefined): string {
   return (etag ?? '').replace(/^"|"$/g, '');
 }
 
-export function createObjectStorage(options: ObjectStorageOptions): ObjectStorage {
+function clientConfig(options: ObjectStorageOptions, endpoint: string | undefined): S3ClientConfig {
   const config: S3ClientConfig = {
     region: options.region,
     forcePathStyle: options.forcePathStyle,
-    maxAttempts: options.maxAttempts ?? 3,
+    // One retry layer, ours: the SDK's shares a retry quota across requests, so a long outage made it give up
+    // after a few seconds for every upload at once.
+    maxAttempts: 1,
     // Since 3.729 the SDK sends streamed uploads with an aws-chunked CRC32 trailer by default; s3rver (and some
     // other S3-compatible servers) store the chunk framing as the object. Only checksum where S3 requires it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
   };
-  if (options.endpoint) config.endpoint = options.endpoint;
+  if (endpoint) config.endpoint = endpoint;
   if (options.accessKeyId && options.secretAccessKey) {
     config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
   }
-  const client = new S3Client(config);
+  return config;
+}
+
+export function createObjectStorage(options: ObjectStorageOptions): ObjectStorage {
+  const client = new S3Client(clientConfig(options, options.endpoint));
+  // Presigning makes no request: this client only computes signatures for the host clients will ask.
+  const publicEndpoint = options.publicEndpoint ?? options.endpoint;
+  const presigner = publicEndpoint === options.endpoint ? client : new S3Client(clientConfig(options, publicEndpoint));
   const Bucket = options.bucket;
+  const policy: RetryPolicy = { windowMs: options.retryWindowMs ?? defaultRetryWindowMs, onRetry: options.onRetry };
+  const sendOptions = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
 
   async function ensureBucket(): Promise<void> {
     try {
@@ -135,60 +139,60 @@ export function createObjectStorage(options: ObjectStorageOptions): ObjectStorag
     }
   }
 
-  async function head(key: string): Promise<ObjectHead | null> {
-    try {
-      const out = await client.send(new HeadObjectCommand({ Bucket, Key: key }));
-      return { bytes: out.ContentLength ?? 0, contentType: out.ContentType ?? 'application/octet-stream', metadata: out.Metadata ?? {} };
-    } catch (error) {
-      if (isMissing(error)) return null;
-      throw storageError('HeadObject', error);
-    }
+  async function head(key: string, requestOptions: StorageRequestOptions = {}): Promise<ObjectHead | null> {
+    return withRetry(policy, 'HeadObject', key, requestOptions.signal, async (signal) => {
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket, Key: key }), sendOptions(signal));
+        return { bytes: out.ContentLength ?? 0, contentType: out.ContentType ?? 'application/octet-stream', metadata: out.Metadata ?? {} };
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw error;
+      }
+    });
   }
 
   return {
     bucket: Bucket,
     ensureBucket,
 
-    async put(key, body, contentType, metadata) {
-      try {
-        const out = await client.send(
-          new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength, Metadata: metadata }),
-        );
+    async put(key, body, contentType, metadata, requestOptions = {}) {
+      return withRetry(policy, 'PutObject', key, requestOptions.signal, async (signal) => {
+        const command = new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength, Metadata: metadata });
+        const out = await client.send(command, sendOptions(signal));
         return { key, bytes: body.byteLength, etag: unquote(out.ETag) };
-      } catch (error) {
-        throw storageError('PutObject', error);
-      }
+      });
     },
 
-    async get(key) {
-      try {
-        const out = await client.send(new GetObjectCommand({ Bucket, Key: key }));
-        if (!out.Body) return Buffer.alloc(0);
-        return Buffer.from(await out.Body.transformToByteArray());
-      } catch (error) {
-        if (isMissing(error)) throw new CuratorError('not_found', `No object "${key}" in bucket "${Bucket}"`, { cause: error });
-        throw storageError('GetObject', error);
-      }
+    async get(key, requestOptions = {}) {
+      return withRetry(policy, 'GetObject', key, requestOptions.signal, async (signal) => {
+        try {
+          const out = await client.send(new GetObjectCommand({ Bucket, Key: key }), sendOptions(signal));
+          // Read inside the attempt: a connection cut mid-body is retried like one cut before the answer.
+          if (!out.Body) return Buffer.alloc(0);
+          return Buffer.from(await out.Body.transformToByteArray());
+        } catch (error) {
+          if (isMissing(error)) throw new CuratorError('not_found', `No object "${key}" in bucket "${Bucket}"`, { cause: error });
+          throw error;
+        }
+      });
     },
 
     head,
 
-    async exists(key) {
-      return (await head(key)) !== null;
+    async exists(key, requestOptions) {
+      return (await head(key, requestOptions)) !== null;
     },
 
-    async delete(key) {
-      try {
-        await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
-      } catch (error) {
-        throw storageError('DeleteObject', error);
-      }
+    async delete(key, requestOptions = {}) {
+      await withRetry(policy, 'DeleteObject', key, requestOptions.signal, async (signal) => {
+        await client.send(new DeleteObjectCommand({ Bucket, Key: key }), sendOptions(signal));
+      });
     },
 
     async presignGet(key, expiresSeconds = options.presignExpiresSeconds) {
       const signedAt = Date.now();
       try {
-        const url = await getSignedUrl(client, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: expiresSeconds });
+        const url = await getSignedUrl(presigner, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: expiresSeconds });
         return { url, expiresAt: new Date(signedAt + expiresSeconds * 1000).toISOString() };
       } catch (error) {
         throw storageError('presign GetObject', error);
@@ -206,6 +210,7 @@ export function createObjectStorage(options: ObjectStorageOptions): ObjectStorag
 
     close() {
       client.destroy();
+      if (presigner !== client) presigner.destroy();
     },
   };
 }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEnv, type Env } from '@curator/config';
 import { createRedis } from '@curator/queue';
-import { embeddedS3Credentials, startEmbeddedS3, type EmbeddedS3 } from '@curator/storage';
+import { embeddedS3Credentials, startEmbeddedS3, type EmbeddedS3 } from '@curator/embedded-s3';
 import { ensureTestModels, type TestModelRole } from '@curator/testmodels';
 import type { Redis } from 'ioredis';
 
@@ -31,7 +31,7 @@ export interface TestEnvironment {
 }
 
 /**
- * A configuration of its own for one test: a unique queue prefix in the shared Redis, an s3rver on
+ * A configuration of its own for one test: a unique queue prefix in the shared Redis, an embedded S3 server on
  * a free port, ports chosen by the OS, and the generated models.
  */
 export async function testEnvironment(options: { roles?: readonly TestModelRole[]; vars?: Record<string, string> } = {}): Promise<TestEnvironment> {

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCuratorError } from '@curator/contracts';
+import { loadEnv } from '@curator/config';
+import { storageOptionsFromEnv, type ObjectStorageOptions } from '@curator/storage';
 import {
   listModels,
   modelOverridesFromEnv,
@@ -46,6 +48,16 @@ export function describeMissingModels(result: Pick<ModelCheck, 'missing'>): stri
 function settings(env: NodeJS.ProcessEnv): { modelsDir: string; set: ModelSet } {
   const set = env['CURATOR_MODELS'] === 'test' ? 'test' : 'real';
   return { modelsDir: resolve(env['MODELS_DIR'] || 'models'), set };
+}
+
+/** The S3 client settings of Curator's config (same parsing as the gateway and worker) for an s3:// model source. */
+function s3SourceSettings(storage: ObjectStorageOptions): NonNullable<Parameters<typeof pullModels>[0]['s3']> {
+  return {
+    ...(storage.endpoint ? { endpoint: storage.endpoint } : {}),
+    region: storage.region,
+    forcePathStyle: storage.forcePathStyle,
+    ...(storage.accessKeyId && storage.secretAccessKey ? { credentials: { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey } } : {}),
+  };
 }
 
 function parseRoles(value: string | undefined): ModelRole[] | undefined {
@@ -236,12 +248,7 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
           ...(rolesWanted ? { roles: rolesWanted } : {}),
           ...(precision ? { precision } : {}),
           ...(io.env['HF_TOKEN'] ? { hfToken: io.env['HF_TOKEN'] } : {}),
-          s3: {
-            ...(io.env['S3_ENDPOINT'] ? { endpoint: io.env['S3_ENDPOINT'] } : {}),
-            region: io.env['S3_REGION'] || 'us-east-1',
-            forcePathStyle: io.env['S3_FORCE_PATH_STYLE'] !== 'false',
-            ...(io.env['S3_ACCESS_KEY_ID'] && io.env['S3_SECRET_ACCESS_KEY'] ? { credentials: { accessKeyId: io.env['S3_ACCESS_KEY_ID'], secretAccessKey: io.env['S3_SECRET_ACCESS_KEY'] } } : {}),
-          },
+          s3: s3SourceSettings(storageOptionsFromEnv(loadEnv(io.env))),
         });
         reporter.stop();
         io.stdout.write(

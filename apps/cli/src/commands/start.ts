@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { availableJobTypes } from '@curator/contracts';
 import { loadEnv, type Env } from '@curator/config';
 import { createRedis } from '@curator/queue';
-import { createObjectStorage, embeddedS3Credentials, startEmbeddedS3, storageOptionsFromEnv, type EmbeddedS3 } from '@curator/storage';
+import { createObjectStorage, storageOptionsFromEnv } from '@curator/storage';
 import { createLogger, createMetrics, type Logger } from '@curator/telemetry';
 import { checkModels, pullModels, modelOverridesFromEnv, type ModelRole } from '@curator/models';
 import { ensureTestModels } from '@curator/testmodels';
@@ -86,7 +86,20 @@ async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promi
   reporter.stop();
 }
 
-/** `npm start`: Redis (found or started), S3 (embedded s3rver unless S3_ENDPOINT), models, gateway and worker in one process. */
+/**
+ * The embedded S3 server is a development dependency of the CLI: production images do not install it, so it is
+ * loaded only when `start` needs it, and its absence says what to do.
+ */
+async function loadEmbeddedS3(): Promise<typeof import('@curator/embedded-s3')> {
+  try {
+    return await import('@curator/embedded-s3');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('S3_ENDPOINT is not set and this installation has no embedded S3 server (@curator/embedded-s3 is a development dependency, left out of production images): set S3_ENDPOINT and the other S3_* variables.');
+  }
+}
+
+/** `npm start`: Redis (found or started), S3 (embedded unless S3_ENDPOINT), models, gateway and worker in one process. */
 export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise<{ close(): Promise<void>; url: string }> {
   let env = loadEnv(source);
   const logger = createLogger('curator', env.LOG_LEVEL);
@@ -107,14 +120,20 @@ export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise
     if (!env.S3_ENDPOINT) {
       const directory = resolve(env.DATA_DIR, 's3');
       await mkdir(directory, { recursive: true });
+      const { startEmbeddedS3, embeddedS3Credentials } = await loadEmbeddedS3();
       const s3 = await startEmbeddedS3({ directory, port: env.S3_EMBEDDED_PORT, host: '127.0.0.1', bucket: env.S3_BUCKET });
       cleanups.push(() => s3.close());
-      logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 (s3rver) started');
+      logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 server started');
       env = { ...env, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId, S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey };
     }
     const redis = createRedis(redisInfo.url);
     cleanups.push(() => redis.disconnect());
-    const storage = createObjectStorage(storageOptionsFromEnv(env));
+    const storageLogger = logger.child({ component: 'storage' });
+    const storage = createObjectStorage({
+      ...storageOptionsFromEnv(env),
+      // The full cause (with the store's address) goes to this log only; jobs and clients get a message without it.
+      onRetry: ({ operation, key, attempt, retryInMs, error }) => storageLogger.warn({ operation, key, attempt, retryInMs, err: error }, 'object storage did not answer; retrying'),
+    });
     cleanups.push(() => storage.close());
     await storage.ensureBucket();
     // One registry for both halves: one /metrics shows the whole system.
