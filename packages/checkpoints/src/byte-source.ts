@@ -57,8 +57,12 @@ class FileSource implements ByteSource {
     return bytes;
   }
 
+  #closed: Promise<void> | undefined;
+
+  /** Closing twice is harmless: a reader's close and an error path may both close. */
   close(): Promise<void> {
-    return this.#handle.close();
+    this.#closed ??= this.#handle.close();
+    return this.#closed;
   }
 }
 
