@@ -30,6 +30,8 @@ export interface EngineCallContext {
   /** Cancellation is a shared flag: it is seen even while the thread never yields to its event loop. */
   isCanceled(): boolean;
   throwIfCanceled(): void;
+  /** Aborts when the call is canceled, for work that waits on the thread's event loop (a batching queue). */
+  signal: AbortSignal;
 }
 
 export interface CallOptions<P> {
@@ -153,8 +155,11 @@ export class ModelThread {
     const cancelBuffer = new SharedArrayBuffer(4);
     const cancelFlag = new Int32Array(cancelBuffer);
     return new Promise<R>((resolve, reject) => {
-      const onAbort = () => Atomics.store(cancelFlag, 0, 1);
-      if (options.signal?.aborted) onAbort();
+      const onAbort = () => {
+        Atomics.store(cancelFlag, 0, 1);
+        if (!this.exited) this.worker.postMessage({ kind: 'cancel', id } satisfies ToThread);
+      };
+      if (options.signal?.aborted) Atomics.store(cancelFlag, 0, 1);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
         resolve: resolve as (value: unknown) => void,

@@ -23,7 +23,12 @@ try {
   const engine = await mod.createEngine(init.options, {
     log: (level, message, fields) => send({ kind: 'log', level, message, fields }),
   });
+  const aborts = new Map<number, AbortController>();
   port.on('message', async (message: ToThread) => {
+    if (message.kind === 'cancel') {
+      aborts.get(message.id)?.abort();
+      return;
+    }
     if (message.kind === 'close') {
       try {
         await engine.close?.();
@@ -33,24 +38,31 @@ try {
       return;
     }
     const { id, method, args } = message;
+    const handler = engine.methods[method];
+    if (!handler) {
+      send({ kind: 'error', id, error: serialize(new CuratorError('internal_error', `Engine has no method "${method}"`)) });
+      return;
+    }
     const flag = new Int32Array(message.cancelFlag);
+    const abort = new AbortController();
+    // A cancel sent before this call arrived is in the flag already.
+    if (Atomics.load(flag, 0) === 1) abort.abort();
+    else aborts.set(id, abort);
     const context: EngineCallContext = {
+      signal: abort.signal,
       progress: (progress) => send({ kind: 'progress', id, progress }),
       isCanceled: () => Atomics.load(flag, 0) === 1,
       throwIfCanceled: () => {
         if (Atomics.load(flag, 0) === 1) throw new CuratorError('canceled', 'The job was canceled');
       },
     };
-    const handler = engine.methods[method];
-    if (!handler) {
-      send({ kind: 'error', id, error: serialize(new CuratorError('internal_error', `Engine has no method "${method}"`)) });
-      return;
-    }
     try {
       const value = await handler(args, context);
       send({ kind: 'result', id, value });
     } catch (error) {
       send({ kind: 'error', id, error: serialize(error) });
+    } finally {
+      aborts.delete(id);
     }
   });
   send({ kind: 'ready', info: engine.info ?? null });

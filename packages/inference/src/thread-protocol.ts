@@ -3,6 +3,8 @@ import type { ErrorCode, ErrorDetail } from '@curator/contracts';
 /** Messages between a ModelThread (main side) and its worker thread. */
 export type ToThread =
   | { kind: 'call'; id: number; method: string; args: unknown; cancelFlag: SharedArrayBuffer }
+  /** Sent with the flag, so a call that waits (not computes) in the thread learns of it at once. */
+  | { kind: 'cancel'; id: number }
   | { kind: 'close' };
 
 export type FromThread =

@@ -61,6 +61,22 @@ test('an aborted call is canceled inside the thread between steps', async () => 
   }
 });
 
+test("a call waiting on the thread's event loop learns of its cancel through ctx.signal", async () => {
+  const thread = await ModelThread.start({ module: engine, options: { size: 8, depth: 1 }, name: 'matmul' });
+  try {
+    const controller = new AbortController();
+    const waiting = thread.call('wait', {}, { signal: controller.signal });
+    // The call is in the thread (a later call has been answered) before the abort.
+    await thread.call('run', { repeats: 1 });
+    controller.abort();
+    await assert.rejects(waiting, (error: unknown) => error instanceof CuratorError && error.code === 'canceled');
+    // Aborted before it was sent: the signal starts aborted.
+    await assert.rejects(thread.call('wait', {}, { signal: AbortSignal.abort() }), (error: unknown) => error instanceof CuratorError && error.code === 'canceled');
+  } finally {
+    await thread.close();
+  }
+});
+
 test('a crashed thread fails its calls as retryable instead of hanging them', async () => {
   const thread = await ModelThread.start({ module: engine, options: { size: 8, depth: 1 }, name: 'matmul' });
   await assert.rejects(thread.call('crash', {}), (error: unknown) => error instanceof CuratorError && error.code === 'inference_failed' && error.retryable);

@@ -3,11 +3,11 @@
 import { performance } from 'node:perf_hooks';
 import { loadTokenizer, type TextTokenizer } from '@curator/tokenizers';
 import { CuratorError } from '@curator/contracts';
-import type { Engine, EngineCallContext, EngineHost } from '@curator/inference';
+import { deviceOfProviders, type Engine, type EngineCallContext, type EngineHost } from '@curator/inference';
 import type * as ort from '@curator/inference/ort';
 import { generateBatch, type GenerationRequest, type GenerationResult } from './generate.ts';
 import { MicroBatcher } from './micro-batcher.ts';
-import { resolveOptions, stageDefaults, type GenerateOptions, type Stage } from './options.ts';
+import { defined, resolveOptions, stageDefaults, type BeamSearchVersion, type GenerateOptions, type Stage } from './options.ts';
 import { Seq2SeqModel, type DecoderLayout, type Precision } from './seq2seq-model.ts';
 
 export interface BatchingOptions {
@@ -24,6 +24,8 @@ export interface TextGenEngineOptions {
   sessionOptions?: ort.InferenceSession.SessionOptions;
   /** false: every call runs alone. Default { maxBatchSize: 8, maxDelayMs: 5 }. */
   batching?: BatchingOptions | false;
+  /** The transformers beam search calls reproduce unless they say otherwise (default 'current'). */
+  beamSearch?: BeamSearchVersion;
 }
 
 export interface TextGenInfo {
@@ -31,6 +33,7 @@ export interface TextGenInfo {
   precision: Precision;
   decoder: DecoderLayout;
   files: string[];
+  /** Where the sessions run: `cpu` or `cuda:<id>`, from their execution providers. */
   device: string;
   loadMs: number;
   vocabSize: number;
@@ -62,6 +65,8 @@ export interface IdsResult {
   timeToFirstTokenMs: number;
   tokensPerSecond: number;
   batchSize: number;
+  /** Input positions the encoder ran over: the longest input of the batch, or the padded length. */
+  encoderLength: number;
 }
 
 export interface TextResult extends Omit<IdsResult, 'sequences'> {
@@ -90,6 +95,7 @@ function idsResult(result: GenerationResult): IdsResult {
     timeToFirstTokenMs: result.timeToFirstTokenMs,
     tokensPerSecond: result.decodeMs > 0 ? (tokens * 1000) / result.decodeMs : 0,
     batchSize: result.batchSize,
+    encoderLength: result.encoderLength,
   };
 }
 
@@ -117,24 +123,30 @@ export async function createEngine(options: TextGenEngineOptions, host: EngineHo
     precision: model.precision,
     decoder: model.layout,
     files: model.files,
-    device: 'cpu',
+    device: deviceOfProviders(options.executionProviders),
     loadMs: performance.now() - started,
     vocabSize: model.vocabSize,
     modelMaxLength: tokenizer?.modelMaxLength ?? null,
     batching,
   };
-  host.log('info', 'text generation engine loaded', { modelId: info.modelId, precision: info.precision, decoder: info.decoder, loadMs: Math.round(info.loadMs) });
+  host.log('info', 'text generation engine loaded', { modelId: info.modelId, precision: info.precision, decoder: info.decoder, device: info.device, loadMs: Math.round(info.loadMs) });
+
+  /** The input window: the call's, else the stage's, else the tokenizer's. */
+  const inputLimit = (generateOptions: GenerateOptions, stage: Stage | undefined): number | undefined =>
+    generateOptions.maxInputTokens ?? (stage ? stageDefaults[stage].maxInputTokens : undefined) ?? tokenizer?.modelMaxLength;
 
   const generateIds = async (inputIds: number[], generateOptions: GenerateOptions, stage: Stage | undefined, ctx: EngineCallContext | undefined): Promise<GenerationResult> => {
     if (inputIds.length === 0) throw new CuratorError('bad_input', 'nothing to generate from: the input has no tokens');
+    const padding = generateOptions.padding ?? (stage ? stageDefaults[stage].padding : undefined) ?? 'longest';
     const request: GenerationRequest = {
       inputIds,
-      options: resolveOptions(generateOptions, model.generation, stage),
+      padTo: padding === 'max_length' ? inputLimit(generateOptions, stage) : undefined,
+      options: resolveOptions({ beamSearch: options.beamSearch, ...defined(generateOptions) }, model.generation, stage),
       arrivedAt: performance.now(),
       onStep: ctx ? (step, maxSteps) => ctx.progress({ step, maxSteps } satisfies GenerationProgress) : undefined,
       isCanceled: ctx ? () => ctx.isCanceled() : undefined,
     };
-    if (batcher) return batcher.submit(request);
+    if (batcher) return batcher.submit(request, { signal: ctx?.signal });
     const [result] = await run([request]);
     if (result instanceof Error) throw result;
     return result!;
@@ -148,7 +160,7 @@ export async function createEngine(options: TextGenEngineOptions, host: EngineHo
   const generateText = async (args: GenerateTextArgs, ctx: EngineCallContext | undefined): Promise<TextResult> => {
     const tok = requireTokenizer();
     const generateOptions = args.options ?? {};
-    const limit = generateOptions.maxInputTokens ?? (args.stage ? stageDefaults[args.stage].maxInputTokens : undefined) ?? tok.modelMaxLength;
+    const limit = inputLimit(generateOptions, args.stage) ?? tok.modelMaxLength;
     const encoding = tok.encode(stageText(args.text, args.stage), { maxLength: limit });
     const result = idsResult(await generateIds(encoding.inputIds, generateOptions, args.stage, ctx));
     const sequences = result.sequences.map((s) => ({ text: tok.decode(s.tokens, { skipSpecialTokens: true }).trim(), score: s.score, tokens: s.tokens }));

@@ -23,6 +23,8 @@ import {
 export interface GenerationRequest {
   /** Encoder input ids, special tokens included, already truncated. */
   inputIds: readonly number[];
+  /** Pads the encoder input to at least this many positions (masked), as a tokenizer's padding="max_length" does. */
+  padTo?: number;
   options: ResolvedOptions;
   /** performance.now() when the request arrived (time to first token counts from here). */
   arrivedAt?: number;
@@ -46,6 +48,8 @@ export interface GenerationResult {
   /** From the start of its batch to its last token. */
   decodeMs: number;
   batchSize: number;
+  /** Input positions the encoder ran over, padding included. */
+  encoderLength: number;
 }
 
 interface Row {
@@ -86,7 +90,11 @@ class BeamHypotheses {
     }
   }
 
-  /** HF's stopping rule for early_stopping true / false / "never". */
+  /**
+   * HF's stopping rule for early_stopping true / false / "never": no hypothesis still to come can
+   * beat the worst kept one, judged from `bestLogprob` (the best beam still running for transformers
+   * >= 4.49, the best of all candidates for <= 4.48).
+   */
   isDone(bestLogprob: number, generatedLength: number): boolean {
     const { numBeams, earlyStopping, lengthPenalty, maxNewTokens } = this.#options;
     if (this.beams.length < numBeams) return false;
@@ -175,9 +183,10 @@ class RequestState {
     return next;
   }
 
-  /** Beam search as BeamSearchScorer.process / finalize. */
+  /** Beam search as transformers' `_beam_search` (see BeamSearchVersion for the two versions). */
   #advanceBeams(rows: Row[], logits: Float32Array[], first: number): NextRow[] {
     const { numBeams, maxNewTokens } = this.options;
+    const legacy = this.options.beamSearch === 'legacy';
     // The logits' width, which an export may pad beyond config.json's vocab_size.
     const vocab = logits[0]!.length;
     const keep = Math.max(2, 1 + this.eos.length) * numBeams;
@@ -198,26 +207,36 @@ class RequestState {
       for (const entry of topEntries(scores, keep, b * vocab)) candidates.push({ score: entry.score - lse + row.logprob, index: entry.index });
     });
     candidates = candidates.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, keep);
+    // Tokens generated once this step's token is added.
+    const generated = rows[0]!.tokens.length;
+    // transformers >= 4.49: at the length limit every top-numBeams candidate is finished, ended or not.
+    const finishTop = !legacy && generated >= maxNewTokens;
     const next: NextRow[] = [];
-    for (let rank = 0; rank < candidates.length && next.length < numBeams; rank++) {
+    for (let rank = 0; rank < candidates.length && (finishTop ? rank < numBeams : next.length < numBeams); rank++) {
       const { score, index } = candidates[rank]!;
       const beam = Math.floor(index / vocab);
       const token = index % vocab;
       const row = rows[beam]!;
-      if (this.eos.includes(token)) {
+      if (finishTop || this.eos.includes(token)) {
         // An end of sequence outside the top numBeams candidates does not make a hypothesis.
         if (rank >= numBeams) continue;
-        this.hypotheses.add([...row.tokens.slice(1), token], score, row.tokens.length);
+        this.hypotheses.add([...row.tokens.slice(1), token], score, generated);
       } else {
         next.push({ source: first + beam, row: { tokens: [...row.tokens, token], logprob: score } });
       }
     }
-    const generated = rows[0]!.tokens.length;
-    if (candidates.length === 0 || this.hypotheses.isDone(candidates[0]!.score, generated)) {
+    if (finishTop) {
+      this.#finish();
+      return [];
+    }
+    // The stop check: <= 4.48 compared the best of all candidates, >= 4.49 the best beam still running.
+    const best = legacy ? candidates[0]?.score : next[0]?.row.logprob;
+    if (best === undefined || this.hypotheses.isDone(best, generated)) {
       this.#finish();
       return [];
     }
     if (generated >= maxNewTokens) {
+      // <= 4.48's finalize: the beams still running join the hypotheses.
       for (const { row } of next) this.hypotheses.add(row.tokens.slice(1), row.logprob, row.tokens.length - 1);
       this.#finish();
       return [];
@@ -225,7 +244,7 @@ class RequestState {
     return next;
   }
 
-  result(startedAt: number, batchSize: number): GenerationResult {
+  result(startedAt: number, batchSize: number, encoderLength: number): GenerationResult {
     const all = this.options.mode === 'beam' ? this.hypotheses.beams : this.finished;
     const sequences = [...all].sort((a, b) => b.score - a.score).slice(0, this.options.mode === 'beam' ? this.options.numReturnSequences : all.length);
     const arrivedAt = this.request.arrivedAt ?? startedAt;
@@ -236,6 +255,7 @@ class RequestState {
       totalMs: this.doneAt - arrivedAt,
       decodeMs: this.doneAt - startedAt,
       batchSize,
+      encoderLength,
     };
   }
 }
@@ -265,9 +285,15 @@ export async function generateBatch(model: Seq2SeqModel, requests: readonly Gene
   };
   cancelCheck();
   const live = states.filter((s) => !s.done);
+  let encoderLength = 0;
   if (live.length > 0) {
     // The encoder runs once for the live requests; its rows follow the decoder rows from then on.
-    let encoder: EncoderState = await model.encode(live.map((s) => s.request.inputIds));
+    const padTo = Math.max(0, ...live.map((s) => s.request.padTo ?? 0));
+    let encoder: EncoderState = await model.encode(
+      live.map((s) => s.request.inputIds),
+      padTo,
+    );
+    encoderLength = encoder.hiddenStates.dims[1] ?? 0;
     let active: { state: RequestState; row: Row }[] = live.map((state) => ({ state, row: { tokens: [decoderStartTokenId], logprob: 0 } }));
     let cache: DecoderCache | undefined;
     while (active.length > 0) {
@@ -301,5 +327,5 @@ export async function generateBatch(model: Seq2SeqModel, requests: readonly Gene
       active = next.map(({ state, row }) => ({ state, row }));
     }
   }
-  return states.map((s) => s.error ?? s.result(startedAt, requests.length));
+  return states.map((s) => s.error ?? s.result(startedAt, requests.length, encoderLength));
 }

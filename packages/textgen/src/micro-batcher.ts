@@ -2,8 +2,11 @@
  * Dynamic batching (TorchServe's max_batch_delay, Triton's dynamic batcher): requests with the same
  * key wait up to `maxDelayMs` for company, a batch leaves as soon as it holds `maxBatchSize`, and
  * batches run one at a time. Requests that arrive while a batch runs form the next one, which
- * leaves as soon as the running batch ends if its wait is already over.
+ * leaves as soon as the running batch ends if its wait is already over. A request whose signal
+ * aborts while it waits leaves its queue at once, rejected with `canceled`.
  */
+import { CuratorError } from '@curator/contracts';
+
 export interface MicroBatcherOptions<T, R> {
   maxBatchSize: number;
   maxDelayMs: number;
@@ -18,6 +21,13 @@ interface Waiting<T, R> {
   item: T;
   resolve(value: R): void;
   reject(error: Error): void;
+  /** Stops listening to the request's signal (once it leaves the queue). */
+  detach(): void;
+}
+
+export interface SubmitOptions {
+  /** Aborting takes the request out of its queue while it waits; a running batch sees it itself. */
+  signal?: AbortSignal;
 }
 
 interface Queue<T, R> {
@@ -45,7 +55,9 @@ export class MicroBatcher<T, R> {
     return n;
   }
 
-  submit(item: T): Promise<R> {
+  submit(item: T, options: SubmitOptions = {}): Promise<R> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(canceled());
     return new Promise<R>((resolve, reject) => {
       const key = this.#options.key(item);
       let queue = this.#queues.get(key);
@@ -59,12 +71,28 @@ export class MicroBatcher<T, R> {
           this.#pump();
         }, this.#options.maxDelayMs);
       }
-      queue.items.push({ item, resolve, reject });
+      const waiting: Waiting<T, R> = { item, resolve, reject, detach: () => signal?.removeEventListener('abort', onAbort) };
+      const onAbort = () => this.#withdraw(key, waiting);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.items.push(waiting);
       if (queue.items.length >= this.#options.maxBatchSize) {
         queue.ready = true;
         this.#pump();
       }
     });
+  }
+
+  /** Takes a canceled request out of its queue, if it is still waiting there. */
+  #withdraw(key: string, waiting: Waiting<T, R>): void {
+    const queue = this.#queues.get(key);
+    const index = queue ? queue.items.indexOf(waiting) : -1;
+    if (!queue || index < 0) return;
+    queue.items.splice(index, 1);
+    if (queue.items.length === 0) {
+      if (queue.timer) clearTimeout(queue.timer);
+      this.#queues.delete(key);
+    }
+    waiting.reject(canceled());
   }
 
   #pump(): void {
@@ -74,6 +102,7 @@ export class MicroBatcher<T, R> {
     for (const q of this.#queues.values()) if (q.ready && (!chosen || q.since < chosen.since)) chosen = q;
     if (!chosen) return;
     const batch = chosen.items.splice(0, this.#options.maxBatchSize);
+    for (const w of batch) w.detach();
     const waitedMs = Date.now() - chosen.since;
     if (chosen.timer) clearTimeout(chosen.timer);
     if (chosen.items.length === 0) {
@@ -109,4 +138,8 @@ export class MicroBatcher<T, R> {
       setImmediate(() => this.#pump());
     }
   }
+}
+
+function canceled(): CuratorError {
+  return new CuratorError('canceled', 'The job was canceled');
 }

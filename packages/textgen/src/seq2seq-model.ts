@@ -181,9 +181,9 @@ export class Seq2SeqModel {
     return new Seq2SeqModel({ config, generation: readGenerationConfig(config, generationConfig), precision, layout, files, encoder, firstStep, cachedStep });
   }
 
-  /** Runs the encoder on right-padded inputs. */
-  async encode(inputs: readonly (readonly number[])[]): Promise<EncoderState> {
-    const width = Math.max(...inputs.map((ids) => ids.length));
+  /** Runs the encoder on right-padded inputs (to the longest, or to `padTo` when longer), masking the padding. */
+  async encode(inputs: readonly (readonly number[])[], padTo = 0): Promise<EncoderState> {
+    const width = Math.max(padTo, ...inputs.map((ids) => ids.length));
     const padded = inputs.map((ids) => [...ids, ...new Array<number>(width - ids.length).fill(this.generation.padTokenId)]);
     const mask = inputs.map((ids) => Array.from({ length: width }, (_, i) => (i < ids.length ? 1 : 0)));
     const inputIds = int64Tensor(padded);

@@ -78,3 +78,26 @@ test('an error for one item rejects that item only; a failing run rejects its ba
   // The batcher keeps serving after a failure.
   await assert.rejects(failing.submit(2), /boom/);
 });
+
+test('a request canceled while it waits leaves its queue at once; the rest of its batch completes', async () => {
+  const { batcher, batches } = recorder({ maxBatchSize: 3, maxDelayMs: 60_000 });
+  const controller = new AbortController();
+  const canceledOne = batcher.submit({ key: 'a', value: 1 }, { signal: controller.signal });
+  const second = batcher.submit({ key: 'a', value: 2 });
+  controller.abort();
+  // Rejected before any batch ran (the 60 s window is far from over), and out of the queue.
+  await assert.rejects(canceledOne, { code: 'canceled' });
+  assert.equal(batcher.waiting, 1);
+  assert.equal(batches.length, 0);
+  const rest = await Promise.all([second, batcher.submit({ key: 'a', value: 3 }), batcher.submit({ key: 'a', value: 4 })]);
+  assert.deepEqual(rest, [20, 30, 40]);
+  assert.deepEqual(batches.map((b) => b.map((i) => i.value)), [[2, 3, 4]]);
+  // Aborted before it was submitted: never queued.
+  await assert.rejects(batcher.submit({ key: 'a', value: 5 }, { signal: AbortSignal.abort() }), { code: 'canceled' });
+  // The last waiting request of a key canceled: its queue (and timer) goes with it.
+  const lone = new AbortController();
+  const pending = batcher.submit({ key: 'b', value: 6 }, { signal: lone.signal });
+  lone.abort();
+  await assert.rejects(pending, { code: 'canceled' });
+  assert.equal(batcher.waiting, 0);
+});

@@ -23,6 +23,7 @@ after(async () => {
 
 test('load reports what it loaded', () => {
   assert.equal(generator.info.modelId, 'tiny-t5');
+  assert.equal(generator.info.device, 'cpu');
   assert.equal(generator.info.decoder, 'merged');
   assert.equal(generator.info.precision, 'fp32');
   assert.equal(generator.info.modelMaxLength, 512);
@@ -118,4 +119,49 @@ test('an AbortSignal stops generation mid-way with code canceled', async () => {
 test('bad options are bad_input', async () => {
   await assert.rejects(generator.generateIds(sampleInputs[0]!, { numBeams: 2, numReturnSequences: 3 }), { code: 'bad_input' });
   await assert.rejects(generator.generateIds([], {}), { code: 'bad_input' });
+});
+
+test('the summary prefix is applied exactly once, by the stage', async () => {
+  const summary = await generator.summarize(article);
+  // The same text as the bare model given the prefixed article by hand...
+  const byHand = await generator.generate(`summarize: ${article}`, { numBeams: 4, lengthPenalty: 2, earlyStopping: true, maxLength: 30 });
+  assert.deepEqual([byHand.inputTokens, byHand.sequences[0]!.tokens], [summary.inputTokens, summary.sequences[0]!.tokens]);
+  // ... and generate() with the stage is summarize(): the facade adds no second prefix.
+  const staged = await generator.generate(article, { stage: 'summarize' });
+  assert.deepEqual([staged.inputTokens, staged.sequences], [summary.inputTokens, summary.sequences]);
+  // An article that starts with the prefix gets it once more, as transformers' pipeline does.
+  const twice = await generator.summarize(`summarize: ${article}`);
+  assert.equal(twice.inputTokens, summary.inputTokens + (summary.inputTokens - (await generator.generate(article, { maxNewTokens: 1 })).inputTokens));
+});
+
+test('headlines pad the input to 384 with the attention mask, as the reference does, and get the tokens of no padding', async () => {
+  const padded = await generator.headline(article, { numReturnSequences: 4 });
+  assert.equal(padded.encoderLength, 384);
+  assert.ok(padded.inputTokens < 384);
+  const unpadded = await generator.generate(article, { stage: 'headline', padding: 'longest', numReturnSequences: 4 });
+  assert.equal(unpadded.encoderLength, unpadded.inputTokens);
+  assert.deepEqual(padded.sequences.map((s) => s.tokens), unpadded.sequences.map((s) => s.tokens));
+  padded.sequences.forEach((s, i) => assert.ok(Math.abs(s.score - unpadded.sequences[i]!.score) < 1e-4, `${s.score} vs ${unpadded.sequences[i]!.score}`));
+  // Summaries do not pad.
+  const summary = await generator.summarize(article);
+  assert.equal(summary.encoderLength, summary.inputTokens);
+});
+
+test('a call canceled while it waits for its batch leaves at once; its batch-mates complete', async () => {
+  // Up to 3 calls wait a minute for company: only a full batch (or a cancel) ends the wait.
+  const waiting = await TextGenerator.load({ modelDir: fixture.dir, batching: { maxBatchSize: 3, maxDelayMs: 60_000 }, sessionOptions: { intraOpNumThreads: 1 } });
+  try {
+    const controller = new AbortController();
+    const canceled = waiting.generateIds(sampleInputs[0]!, { maxNewTokens: 4 }, { signal: controller.signal });
+    const first = waiting.generateIds(sampleInputs[1]!, { maxNewTokens: 4 });
+    controller.abort();
+    // No batch can start before a third call arrives, and none is made until this rejection: it
+    // comes from the cancel itself (without it this would wait forever).
+    await assert.rejects(canceled, { code: 'canceled' });
+    const rest = await Promise.all([first, waiting.generateIds(sampleInputs[2]!, { maxNewTokens: 4 }), waiting.generateIds(sampleInputs[3]!, { maxNewTokens: 4 })]);
+    // The canceled call left the queue: the batch that ran held the other three.
+    assert.deepEqual(rest.map((r) => r.batchSize), [3, 3, 3]);
+  } finally {
+    await waiting.close();
+  }
 });
