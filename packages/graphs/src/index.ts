@@ -5,3 +5,10 @@ export { buildUnetGraph, parseUnetConfig, unetTensorRequests, type UnetSpec, typ
 export { buildVaeDecoderGraph, buildVaeEncoderGraph, parseVaeConfig, vaeTensorRequests, vaeAttentionKeysOf, type VaeSpec, type VaeGraphOptions, type VaeAttentionKeys } from './vae.ts';
 export { DiffusionGraph, type TensorRequest } from './diffusion-graph.ts';
 export { writeDiffusionGraph, type WriteOptions, type WrittenModel } from './diffusion-writer.ts';
+export { floatBytes, type GraphBuilderOptions } from './graph.ts';
+export { writeModel, encodeModelInMemory, protobufLimit, type WriteModelOptions, type ModelParts, type PendingInitializer, type WrittenModel as WrittenOnnxModel } from './writer.ts';
+export { randomWeights, tensorWeights, transpose2d, isNormWeight, WeightBinder, type WeightSource, type WeightRequest, type WeightLayout, type RandomWeightsOptions } from './weights.ts';
+export { writeT5, buildT5Graph, parseT5Config, t5WeightRequests, t5FileName, relativePositionBucket, type T5Spec, type T5Part, type WriteT5Options, type WrittenT5 } from './t5.ts';
+export { writeEncoderClassifier, buildEncoderClassifier, parseEncoderClassifierConfig, encoderClassifierWeightRequests, encoderArchitectureOf, type EncoderClassifierSpec, type EncoderArchitecture, type WrittenEncoderClassifier } from './encoder-classifier.ts';
+export { writeClipTextEncoder, buildClipTextEncoder, parseClipTextConfig, clipTextWeightRequests, type ClipTextSpec, type ClipTextGraphOptions, type WrittenClipTextEncoder } from './clip-text.ts';
+export { parseActivation, type Activation } from './text-layers.ts';

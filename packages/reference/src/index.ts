@@ -12,5 +12,8 @@ export const checkpointsReferenceDir = fileURLToPath(new URL('../checkpoints', i
 /** diffusers' own scheduler timesteps, sigmas and step outputs (see schedulers/make_fixtures.py). */
 export const schedulersReferenceDir = fileURLToPath(new URL('../schedulers', import.meta.url));
 
+/** transformers' own tiny T5 / RoBERTa / BERT / CLIP text models and their outputs (see models/README.md). */
+export const modelsReferenceDir = fileURLToPath(new URL('../models', import.meta.url));
+
 /** transformers' own generate() length rules and beam-search outputs for textgen (see generation/README.md). */
 export const generationReferenceDir = fileURLToPath(new URL('../generation', import.meta.url));

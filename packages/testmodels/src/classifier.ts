@@ -1,11 +1,13 @@
 // Tiny but real RoBERTa / BERT sequence classifiers in the layout of a Hugging Face ONNX export
-// (model.onnx + config.json + tokenizer files). The weights are random, the arithmetic is the real
-// encoder's: attention masks, RoBERTa's padding-aware position ids and the classification heads
-// behave like the exported models, so code that batches, pads and truncates can be tested on them.
+// (model.onnx + config.json + tokenizer files), built by @curator/graphs' classifier builder (the one
+// real checkpoints go through) with random weights: attention masks, RoBERTa's padding-aware position
+// ids and the classification heads behave like the exported models, so code that batches, pads and
+// truncates can be tested on them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder, attr, DataType, type Precision } from '@curator/graphs/graph';
-import { SeededRandom } from '@curator/graphs/random';
+import type { Precision } from '@curator/graphs/graph';
+import { writeEncoderClassifier } from '@curator/graphs/encoder-classifier';
+import { randomWeights, type WeightSource } from '@curator/graphs/weights';
 import { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from './tokenizer-files.ts';
 
 export type ClassifierArchitecture = 'roberta' | 'bert';
@@ -50,103 +52,21 @@ export interface WrittenTestClassifier {
   spec: ClassifierGraphSpec;
 }
 
-// Large enough that any mask value a real export uses (finfo.min) is matched in effect, small
-// enough that adding a score to it stays finite.
-const MASK_NEGATIVE = -3.4028234663852886e38;
-
-/** The ONNX graph of a sequence classifier; inputs/outputs named exactly as in `optimum` exports. */
-export function buildClassifierGraph(spec: ClassifierGraphSpec, precision: Precision = 'fp32'): GraphBuilder {
-  const { hiddenSize: H, heads, intermediateSize: I } = spec;
-  if (H % heads !== 0) throw new Error(`hiddenSize ${H} is not a multiple of heads ${heads}`);
-  const headDim = H / heads;
-  const rng = new SeededRandom(spec.seed);
-  const g = new GraphBuilder(`${spec.architecture}-sequence-classifier`, { precision });
-  // Matrices are scaled so every layer mixes tokens visibly (real init is std 0.02, which on a
-  // 32-wide model would make all inputs give nearly the same logits).
-  const matrixStd = 1 / Math.sqrt(H);
-  const w = (name: string, dims: number[], std: number) => g.weight(name, rng.normals(dims.reduce((a, b) => a * b, 1), std), dims);
-  const ones = (name: string, n: number) => g.weight(name, new Float32Array(n).fill(1), [n]);
-  const linear = (x: string, prefix: string, inDim: number, outDim: number, std = matrixStd) => {
-    const weight = w(`${prefix}.weight`, [inDim, outDim], std);
-    const bias = w(`${prefix}.bias`, [outDim], 0.02);
-    return g.op('Add', [g.op('MatMul', [x, weight]), bias]);
-  };
-  const layerNorm = (x: string, prefix: string) =>
-    g.op('LayerNormalization', [x, ones(`${prefix}.weight`, H), w(`${prefix}.bias`, [H], 0.02)], { axis: attr.int(-1), epsilon: attr.float(spec.layerNormEps) });
-
-  const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const attentionMask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
-  const tokenTypeIds = spec.architecture === 'bert' ? g.input('token_type_ids', 'int64', ['batch_size', 'sequence_length']) : undefined;
-
-  // ---- embeddings ----
-  const prefix = spec.architecture;
-  const wordEmbeddings = w(`${prefix}.embeddings.word_embeddings.weight`, [spec.vocabSize, H], 1);
-  const positionEmbeddings = w(`${prefix}.embeddings.position_embeddings.weight`, [spec.maxPositions, H], 0.5);
-  const tokenTypeEmbeddings = w(`${prefix}.embeddings.token_type_embeddings.weight`, [spec.typeVocabSize, H], 0.5);
-  const words = g.op('Gather', [wordEmbeddings, inputIds], { axis: attr.int(0) });
-
-  let positions: string;
-  let tokenTypes: string;
-  if (spec.architecture === 'roberta') {
-    // create_position_ids_from_input_ids: cumsum(input_ids != padding_idx) * mask + padding_idx, so
-    // pad tokens sit at padding_idx and real tokens count from padding_idx + 1 whatever the padding.
-    const notPad = g.cast(g.op('Not', [g.op('Equal', [inputIds, g.constant('int64', [spec.padTokenId], [], 'pad_id')])]), DataType.INT64);
-    const cumulative = g.op('CumSum', [notPad, g.constant('int64', [1], [], 'axis')]);
-    const positionIds = g.op('Add', [g.op('Mul', [cumulative, notPad]), g.constant('int64', [spec.padTokenId], [], 'pad_id')]);
-    positions = g.op('Gather', [positionEmbeddings, positionIds], { axis: attr.int(0) });
-    // RoBERTa's token type ids are a buffer of zeros: every token gets row 0.
-    tokenTypes = g.op('Gather', [tokenTypeEmbeddings, g.constant('int64', [0], [], 'type0')], { axis: attr.int(0) });
-  } else {
-    const sequenceLength = g.op('Gather', [g.op('Shape', [inputIds]), g.constant('int64', [1], [], 'dim1')], { axis: attr.int(0) });
-    const positionIds = g.op('Range', [g.constant('int64', [0], [], 'start'), sequenceLength, g.constant('int64', [1], [], 'step')]);
-    positions = g.op('Gather', [positionEmbeddings, positionIds], { axis: attr.int(0) });
-    tokenTypes = g.op('Gather', [tokenTypeEmbeddings, tokenTypeIds!], { axis: attr.int(0) });
-  }
-  let hidden = layerNorm(g.op('Add', [g.op('Add', [words, positions]), tokenTypes]), `${prefix}.embeddings.LayerNorm`);
-
-  // Additive mask [batch, 1, 1, seq]: 0 where attended, a huge negative where padded.
-  const maskFloat = g.op('Unsqueeze', [g.cast(attentionMask, DataType.FLOAT), g.int64s([1, 2], 'mask_axes')]);
-  const additiveMask = g.op('Mul', [g.op('Sub', [g.scalar(1, 'one'), maskFloat]), g.scalar(MASK_NEGATIVE, 'mask_negative')]);
-
-  const splitHeads = g.int64s([0, 0, heads, headDim], 'split_heads');
-  const mergeHeads = g.int64s([0, 0, H], 'merge_heads');
-  const scale = g.scalar(1 / Math.sqrt(headDim), 'attention_scale');
-  const invSqrt2 = g.scalar(Math.SQRT1_2, 'inv_sqrt2');
-  const half = g.scalar(0.5, 'half');
-  const one = g.scalar(1, 'one');
-
-  for (let layer = 0; layer < spec.layers; layer++) {
-    const p = `${prefix}.encoder.layer.${layer}`;
-    const project = (name: string) => g.op('Reshape', [linear(hidden, `${p}.attention.self.${name}`, H, H), splitHeads]);
-    const query = g.op('Transpose', [project('query')], { perm: attr.ints([0, 2, 1, 3]) });
-    const keyT = g.op('Transpose', [project('key')], { perm: attr.ints([0, 2, 3, 1]) });
-    const value = g.op('Transpose', [project('value')], { perm: attr.ints([0, 2, 1, 3]) });
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [query, keyT]), scale]), additiveMask]);
-    const probs = g.op('Softmax', [scores], { axis: attr.int(-1) });
-    const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, value])], { perm: attr.ints([0, 2, 1, 3]) }), mergeHeads]);
-    const attended = linear(context, `${p}.attention.output.dense`, H, H);
-    hidden = layerNorm(g.op('Add', [attended, hidden]), `${p}.attention.output.LayerNorm`);
-
-    const up = linear(hidden, `${p}.intermediate.dense`, H, I);
-    // GELU, exact (erf) form as in the Hugging Face export.
-    const gelu = g.op('Mul', [g.op('Mul', [up, half]), g.op('Add', [g.op('Erf', [g.op('Mul', [up, invSqrt2])]), one])]);
-    const down = linear(gelu, `${p}.output.dense`, I, H, 1 / Math.sqrt(I));
-    hidden = layerNorm(g.op('Add', [down, hidden]), `${p}.output.LayerNorm`);
-  }
-
-  // Both heads read the first token (<s> / [CLS]).
-  const first = g.op('Gather', [hidden, g.constant('int64', [0], [], 'first')], { axis: attr.int(1) });
-  const headStd = 2 / Math.sqrt(H);
-  let logits: string;
-  if (spec.architecture === 'roberta') {
-    const dense = g.op('Tanh', [linear(first, 'classifier.dense', H, H, headStd)]);
-    logits = linear(dense, 'classifier.out_proj', H, spec.numLabels, headStd);
-  } else {
-    const pooled = g.op('Tanh', [linear(first, 'bert.pooler.dense', H, H, headStd)]);
-    logits = linear(pooled, 'classifier', H, spec.numLabels, headStd);
-  }
-  g.output('logits', 'float', ['batch_size', spec.numLabels], logits);
-  return g;
+/**
+ * Seeded random classifier weights by state-dict name. Matrices are scaled so every layer mixes
+ * tokens visibly (transformers' init, std 0.02, would make all inputs give nearly the same logits on
+ * a 32-wide model); the heads are stronger still so labels differ between texts.
+ */
+export function randomClassifierWeights(spec: ClassifierGraphSpec): WeightSource {
+  return randomWeights(spec.seed, {
+    init: (name, shape) => {
+      if (name.endsWith('.word_embeddings.weight')) return { std: 1 };
+      if (name.endsWith('_embeddings.weight')) return { std: 0.5 };
+      if (name.endsWith('.bias') || /LayerNorm\.weight$/.test(name)) return undefined;
+      const head = name.startsWith('classifier') || name.includes('.pooler.');
+      return { std: (head ? 2 : 1) / Math.sqrt(shape[1]!) };
+    },
+  });
 }
 
 /** config.json of the exported model, with the fields transformers and Curator read. */
@@ -208,8 +128,8 @@ export async function writeTestClassifier(dir: string, options: TestClassifierOp
   let fp16ModelPath: string | undefined;
   for (const precision of precisions) {
     const path = join(dir, precision === 'fp16' ? 'model_fp16.onnx' : 'model.onnx');
-    // Same seed for both precisions: the fp16 file is the fp32 model rounded, as a real conversion is.
-    await buildClassifierGraph(spec, precision).save(path);
+    // Same weights for both precisions: the fp16 file is the fp32 model rounded, as a real conversion is.
+    await writeEncoderClassifier(path, config, randomClassifierWeights(spec), { precision });
     if (precision === 'fp16') fp16ModelPath = path;
     else modelPath = path;
   }
