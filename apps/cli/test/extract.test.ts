@@ -42,6 +42,23 @@ async function runExtract(...args: string[]): Promise<{ stdout: string; stderr: 
   return { stdout, stderr, exitCode };
 }
 
+/** The extract command in a process of its own, as `curator extract` runs. */
+function runCliProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const script = `
+    import { Command } from 'commander';
+    import { registerExtractCommand } from './src/commands/extract.ts';
+    const program = new Command().name('curator');
+    registerExtractCommand(program);
+    await program.parseAsync(process.argv.slice(1), { from: 'user' });
+  `;
+  const cliRoot = fileURLToPath(new URL('..', import.meta.url));
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--input-type=module', '-e', script, ...args], { cwd: cliRoot, timeout: 120_000 }, (_error, stdout, stderr) =>
+      resolve({ code: child.exitCode, stdout, stderr }),
+    );
+  });
+}
+
 test('extract prints the article of a local HTML file as JSON', async () => {
   const file = join(directory, 'story.html');
   await copyFile(newsPage, file);
@@ -78,21 +95,26 @@ test('extract of a URL refuses loopback unless --allow-private', async () => {
   assert.deepEqual(JSON.parse(allowed.stdout), { title: null, text: 'Served over\nHTTP.' });
 });
 
+test('a pathologically nested page is refused with extraction_budget_exceeded instead of stalling the command', async () => {
+  const file = join(directory, 'deep.html');
+  await writeFile(file, `<html><body>${'<div>'.repeat(100_000)}<p>deep</p>${'</div>'.repeat(100_000)}</body></html>`);
+  const { stdout, stderr, exitCode } = await runExtract(file);
+  assert.equal(stdout, '');
+  assert.match(stderr, /^extraction_budget_exceeded: The page at file:.*deep\.html nests elements deeper than the 256-level limit/);
+  assert.equal(exitCode, 1);
+});
+
 test('a failing extract exits 1 with the code on stderr in a real process', async () => {
-  const script = `
-    import { Command } from 'commander';
-    import { registerExtractCommand } from './src/commands/extract.ts';
-    const program = new Command().name('curator');
-    registerExtractCommand(program);
-    await program.parseAsync(process.argv.slice(1), { from: 'user' });
-  `;
-  const cliRoot = fileURLToPath(new URL('..', import.meta.url));
-  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, ['--input-type=module', '-e', script, 'extract', join(directory, 'does-not-exist.html')], { cwd: cliRoot }, (_error, stdout, stderr) =>
-      resolve({ code: child.exitCode, stdout, stderr }),
-    );
-  });
+  const result = await runCliProcess(['extract', join(directory, 'does-not-exist.html')]);
   assert.equal(result.code, 1);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /^bad_input: Cannot read .*does-not-exist\.html/);
+});
+
+test('a real process extracts a page in a thread and exits when done', async () => {
+  const file = join(directory, 'story-for-process.html');
+  await copyFile(newsPage, file);
+  const result = await runCliProcess(['extract', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).title, 'Harbour town votes to rebuild its flooded sea wall');
 });

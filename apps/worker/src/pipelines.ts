@@ -31,7 +31,7 @@ export interface Pipeline<T extends JobRequest['type']> {
 /** First stage of every article job: the text as given (normalized), or fetched and extracted. */
 export function articleStage(input: ArticleInput, context: PipelineContext): Promise<ResolvedArticle> {
   return context.tracker.run('extract', {}, async () => {
-    const article = await resolveArticle(input, context.fetchOptions);
+    const article = await resolveArticle(input, { fetch: context.fetchOptions, signal: context.signal });
     return { value: article, metrics: { characters: article.text.length } };
   });
 }

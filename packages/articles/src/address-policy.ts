@@ -30,13 +30,6 @@ export function isPublicAddress(address: string): boolean {
   return parsed.range() === 'unicast';
 }
 
-/** The range name ipaddr.js gives `address`, for error messages ("loopback", "private", ...). */
-export function addressRange(address: string): string {
-  const literal = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  if (!ipaddr.isValid(literal)) return 'not an IP address';
-  return ipaddr.process(literal).range();
-}
-
 /** One spelling per address (mapped IPv6 unwrapped, IPv6 compressed), for comparing addresses. */
 export function canonicalAddress(address: string): string {
   const literal = address.replace(/^\[|\]$/g, '');

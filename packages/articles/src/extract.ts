@@ -69,8 +69,11 @@ function clean(value: string | null | undefined): string | undefined {
 /**
  * Finds the article in a web page (Mozilla Readability, the Firefox Reader View engine) and returns it as
  * plain paragraphs, without navigation, ads, comments or footers. Scripts never run and nothing is loaded.
+ *
+ * Synchronous and unbounded: it runs only inside an extraction thread (extract-thread.ts), after the page's
+ * shape was checked and under the thread's deadline. Callers use an ArticleExtractor.
  */
-export function extractArticle(html: string, url: string): ExtractedArticle {
+export function extractArticleInThread(html: string, url: string): ExtractedArticle {
   let dom: JSDOM;
   try {
     // A silent console: jsdom reports every CSS it cannot parse, which pages are full of.

@@ -1,8 +1,11 @@
+export { safeFetch, defaultAllowedPorts } from './safe-fetch.ts';
+export type { NetworkPolicy, SafeFetchInit, SafeResponse, HostResolver, ResolvedAddress } from './safe-fetch.ts';
 export { fetchPage, acceptedContentTypes } from './fetch-page.ts';
 export type { FetchOptions, FetchedPage } from './fetch-page.ts';
-export { extractArticle } from './extract.ts';
+export { createArticleExtractor, sharedArticleExtractor, extractArticle, defaultExtractionLimits, defaultExtractionThreads } from './extractor.ts';
+export type { ArticleExtractor, ArticleExtractorOptions, ExtractionLimits } from './extractor.ts';
 export type { ExtractedArticle } from './extract.ts';
-export { resolveArticle } from './resolve.ts';
-export type { ArticleSource, ResolvedArticle } from './resolve.ts';
+export { resolveArticle, defaultMaxArticleChars } from './resolve.ts';
+export type { ArticleSource, ResolvedArticle, ResolveArticleOptions } from './resolve.ts';
 export { normalizeWhitespace } from './text.ts';
-export { isPublicAddress, addressRange, canonicalAddress } from './address-policy.ts';
+export { isPublicAddress, canonicalAddress } from './address-policy.ts';

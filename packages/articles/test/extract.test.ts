@@ -5,10 +5,10 @@ import { CuratorError } from '@curator/contracts';
 import { extractArticle, normalizeWhitespace, resolveArticle } from '../src/index.ts';
 
 const newsPage = readFileSync(new URL('./fixtures/news-page.html', import.meta.url), 'utf8');
-const fetchOptions = { timeoutMs: 2000, maxBytes: 100_000, maxRedirects: 3 };
+const fetchOptions = { fetch: { timeoutMs: 2000, maxBytes: 100_000, maxRedirects: 3 } };
 
-test('extractArticle returns the story as paragraphs without navigation, ads, comments or footer', () => {
-  const article = extractArticle(newsPage, 'https://courier.example/news/sea-wall');
+test('extractArticle returns the story as paragraphs without navigation, ads, comments or footer', async () => {
+  const article = await extractArticle(newsPage, 'https://courier.example/news/sea-wall');
   assert.equal(article.title, 'Harbour town votes to rebuild its flooded sea wall');
   assert.equal(article.byline, 'By Maria Okafor, Local Affairs Reporter');
   assert.equal(article.lang, 'en-GB');
@@ -24,16 +24,16 @@ test('extractArticle returns the story as paragraphs without navigation, ads, co
   }
 });
 
-test('extractArticle keeps line breaks inside a paragraph and decodes entities', () => {
+test('extractArticle keeps line breaks inside a paragraph and decodes entities', async () => {
   const html = `<html><head><title>Poem</title></head><body><article><h1>Poem</h1>
     <p>Roses &amp; violets,<br>the sea   is\tgrey,</p><p>and the tide comes in.${' Lorem ipsum dolor sit amet.'.repeat(20)}</p></article></body></html>`;
-  const article = extractArticle(html, 'https://poems.example/1');
+  const article = await extractArticle(html, 'https://poems.example/1');
   assert.ok(article.text.startsWith('Roses & violets,\nthe sea is grey,\n\nand the tide comes in.'), article.text);
 });
 
-test('extractArticle on a page without text is extraction_failed', () => {
-  assert.throws(
-    () => extractArticle('<html><body><nav></nav></body></html>', 'https://empty.example/'),
+test('extractArticle on a page without text is extraction_failed', async () => {
+  await assert.rejects(
+    extractArticle('<html><body><nav></nav></body></html>', 'https://empty.example/'),
     (error: unknown) => error instanceof CuratorError && error.code === 'extraction_failed',
   );
 });
@@ -48,4 +48,10 @@ test('resolveArticle passes inline text through, normalized', async () => {
   const resolved = await resolveArticle({ text: '  First line.\r\n\r\n\r\nSecond\t\tline. ', title: ' A title ' }, fetchOptions);
   assert.deepEqual(resolved, { title: 'A title', text: 'First line.\n\nSecond line.', source: 'text' });
   await assert.rejects(resolveArticle({ text: ' \n ' }, fetchOptions), (error: unknown) => error instanceof CuratorError && error.code === 'bad_input');
+});
+
+test('resolveArticle refuses inline text over maxChars with text_too_long', async () => {
+  const resolved = await resolveArticle({ text: 'x'.repeat(100) }, { ...fetchOptions, maxChars: 100 });
+  assert.equal(resolved.text.length, 100);
+  await assert.rejects(resolveArticle({ text: 'x'.repeat(101) }, { ...fetchOptions, maxChars: 100 }), (error: unknown) => error instanceof CuratorError && error.code === 'text_too_long');
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { CuratorError, type ErrorCode } from '@curator/contracts';
-import { fetchPage, resolveArticle, type FetchOptions } from '../src/index.ts';
+import { fetchPage, resolveArticle, safeFetch, type FetchOptions } from '../src/index.ts';
 
 const newsPage = readFileSync(new URL('./fixtures/news-page.html', import.meta.url), 'utf8');
 
@@ -147,18 +147,58 @@ describe('fetchPage against local servers', () => {
   test('127.0.0.1 and localhost are blocked by default, before any request reaches them', async () => {
     const hitsBefore = site.hits.length;
     const connectionsBefore = site.connections();
-    await assert.rejects(fetchPage(`${site.origin}/news/sea-wall`, base), failsWith('fetch_blocked', false));
-    await assert.rejects(fetchPage(`http://localhost:${site.port}/news/sea-wall`, base), failsWith('fetch_blocked', false));
-    await assert.rejects(fetchPage(`http://[::ffff:127.0.0.1]:${site.port}/news/sea-wall`, base), failsWith('fetch_blocked', false));
+    // The test server's port is allowed, so it is the address that is refused.
+    const guarded = { ...base, allowedPorts: [site.port] };
+    await assert.rejects(fetchPage(`${site.origin}/news/sea-wall`, guarded), failsWith('fetch_blocked', false));
+    await assert.rejects(fetchPage(`http://localhost:${site.port}/news/sea-wall`, guarded), failsWith('fetch_blocked', false));
+    await assert.rejects(fetchPage(`http://[::ffff:127.0.0.1]:${site.port}/news/sea-wall`, guarded), failsWith('fetch_blocked', false));
     assert.equal(site.hits.length, hitsBefore);
     assert.equal(site.connections(), connectionsBefore, 'a blocked address was connected to');
   });
 
   test('a host name is judged on every address it resolves to', async () => {
     const byName = `http://localhost:${site.port}/news/sea-wall`;
-    const page = await fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.1', '::1'] });
+    const page = await fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.1', '::1'], allowedPorts: [site.port] });
     assert.equal(page.body, newsPage);
-    await assert.rejects(fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.2'] }), failsWith('fetch_blocked'));
+    await assert.rejects(fetchPage(byName, { ...base, allowedAddresses: ['127.0.0.2'], allowedPorts: [site.port] }), failsWith('fetch_blocked'));
+  });
+
+  test('a blocked fetch says "blocked" and never which address the name resolved to', async () => {
+    const error = await fetchPage(`http://localhost:${site.port}/news/sea-wall`, { ...base, allowedPorts: [site.port] }).then(
+      () => assert.fail('fetched'),
+      (failure: unknown) => failure as CuratorError,
+    );
+    assert.equal(error.code, 'fetch_blocked');
+    assert.equal(error.message, `Refused to fetch http://localhost:${site.port}/news/sea-wall: the address is blocked`);
+  });
+
+  test('public hosts are reached on the allowed ports only (80 and 443 by default), before connecting', async () => {
+    const asPublic = { ...base, allowedAddresses: ['127.0.0.1'] };
+    const connectionsBefore = site.connections();
+    await assert.rejects(fetchPage(`${site.origin}/news/sea-wall`, asPublic), failsWith('fetch_blocked', false));
+    await assert.rejects(fetchPage(`${site.origin}/news/sea-wall`, { ...asPublic, allowedPorts: [8443] }), (error: unknown) => {
+      assert.ok(error instanceof CuratorError && error.code === 'fetch_blocked');
+      assert.match(error.message, new RegExp(`port ${site.port} is blocked \\(allowed: 8443\\)`));
+      return true;
+    });
+    assert.equal(site.connections(), connectionsBefore, 'a blocked port was connected to');
+    assert.equal((await fetchPage(`${site.origin}/news/sea-wall`, { ...asPublic, allowedPorts: [80, 443, site.port] })).body, newsPage);
+    // allowPrivate (tests only) lifts the port rule with the address rule.
+    assert.equal((await fetchPage(`${site.origin}/news/sea-wall`, local)).body, newsPage);
+  });
+
+  test('a redirect to a port that is not allowed is blocked', async () => {
+    const other = await serve('127.0.0.1', (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('other port'));
+    const redirecting = await serve('127.0.0.1', (_request, response) => void response.writeHead(302, { location: `${other.origin}/x` }).end());
+    try {
+      const asPublic = { ...base, allowedAddresses: ['127.0.0.1'], allowedPorts: [redirecting.port] };
+      await assert.rejects(fetchPage(`${redirecting.origin}/`, asPublic), failsWith('fetch_blocked'));
+      assert.equal(other.connections(), 0);
+      assert.equal((await fetchPage(`${redirecting.origin}/`, { ...asPublic, allowedPorts: [redirecting.port, other.port] })).body, 'other port');
+    } finally {
+      await other.close();
+      await redirecting.close();
+    }
   });
 
   test('only http and https URLs are fetched', async () => {
@@ -194,9 +234,23 @@ describe('fetchPage against local servers', () => {
     await assert.rejects(fetchPage(`${site.origin}/huge-streamed`, { ...local, maxBytes: 50_000 }), failsWith('fetch_too_large', false));
   });
 
-  test('a server that stops sending is fetch_timeout', async () => {
-    await assert.rejects(fetchPage(`${site.origin}/slow`, { ...local, timeoutMs: 200 }), failsWith('fetch_timeout', true));
-    await assert.rejects(fetchPage(`${site.origin}/hang`, { ...local, timeoutMs: 200 }), failsWith('fetch_timeout', true));
+  test('a server that stops sending is fetch_timeout, not retried (it would hold a worker slot again)', async () => {
+    await assert.rejects(fetchPage(`${site.origin}/slow`, { ...local, timeoutMs: 200 }), failsWith('fetch_timeout', false));
+    await assert.rejects(fetchPage(`${site.origin}/hang`, { ...local, timeoutMs: 200 }), failsWith('fetch_timeout', false));
+  });
+
+  test('aborting the signal (a canceled job) fails the fetch with canceled', async () => {
+    const cancel = new AbortController();
+    const fetching = fetchPage(`${site.origin}/hang`, { ...local, signal: cancel.signal });
+    setTimeout(() => cancel.abort(), 20);
+    await assert.rejects(fetching, failsWith('canceled', false));
+  });
+
+  test('a name that does not resolve is fetch_failed, not retried', async () => {
+    const resolveHost = async () => {
+      throw Object.assign(new Error('queryA ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' });
+    };
+    await assert.rejects(fetchPage('http://nowhere.test/', { ...base, resolveHost }), failsWith('fetch_failed', false));
   });
 
   test('content other than HTML or text is unsupported_content', async () => {
@@ -209,14 +263,18 @@ describe('fetchPage against local servers', () => {
     await assert.rejects(fetchPage(`${site.origin}/broken`, local), failsWith('fetch_failed', true));
   });
 
-  test('a refused connection is fetch_failed and retryable', async () => {
+  test('a refused connection is fetch_failed and retryable, and its message names no address', async () => {
     const gone = await serve('127.0.0.1', () => {});
     await gone.close();
-    await assert.rejects(fetchPage(`${gone.origin}/`, local), failsWith('fetch_failed', true));
+    await assert.rejects(fetchPage(`http://localhost:${gone.port}/`, local), (error: unknown) => {
+      failsWith('fetch_failed', true)(error);
+      assert.equal((error as Error).message, `Could not fetch http://localhost:${gone.port}/: the connection was refused (ECONNREFUSED)`);
+      return true;
+    });
   });
 
   test('resolveArticle fetches and extracts the article, and passes text/plain through', async () => {
-    const article = await resolveArticle({ url: `${site.origin}/hop` }, local);
+    const article = await resolveArticle({ url: `${site.origin}/hop` }, { fetch: local });
     assert.equal(article.source, 'url');
     assert.equal(article.url, `${site.origin}/news/sea-wall`);
     assert.equal(article.title, 'Harbour town votes to rebuild its flooded sea wall');
@@ -224,7 +282,7 @@ describe('fetchPage against local servers', () => {
     assert.ok(article.text.startsWith('Residents of Port Ellery voted on Tuesday'));
     assert.ok(!article.text.includes('COMMENT') && !article.text.includes('NAVLINK'));
 
-    const plain = await resolveArticle({ url: `${site.origin}/plain` }, local);
+    const plain = await resolveArticle({ url: `${site.origin}/plain` }, { fetch: local });
     assert.deepEqual(plain, { title: null, text: 'A plain\n\ntext article.', source: 'url', url: `${site.origin}/plain` });
   });
 });
@@ -233,7 +291,7 @@ describe('redirects into private addresses', () => {
   // 127.0.0.2 stands in for a public host (allowedAddresses); 127.0.0.1 holds the "internal" service.
   let internal: TestServer;
   let publicSite: TestServer;
-  const guarded: FetchOptions = { ...base, allowedAddresses: ['127.0.0.2'] };
+  let guarded: FetchOptions;
 
   before(async () => {
     internal = await serve('127.0.0.1', (_request, response) => {
@@ -257,6 +315,8 @@ describe('redirects into private addresses', () => {
           response.writeHead(404).end();
       }
     });
+    // Both servers' ports are allowed, so what refuses the redirects is the address rule.
+    guarded = { ...base, allowedAddresses: ['127.0.0.2'], allowedPorts: [publicSite.port, internal.port] };
   });
 
   after(async () => {

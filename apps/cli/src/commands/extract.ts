@@ -3,8 +3,8 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CuratorError, isCuratorError } from '@curator/contracts';
-import { CuratorConfigError, loadEnv } from '@curator/config';
-import { extractArticle, normalizeWhitespace, resolveArticle } from '@curator/articles';
+import { CuratorConfigError, loadEnv, type Env } from '@curator/config';
+import { createArticleExtractor, normalizeWhitespace, resolveArticle, type ArticleExtractor } from '@curator/articles';
 
 export interface ExtractOutput {
   title: string | null;
@@ -34,7 +34,7 @@ function looksLikeHtml(content: string): boolean {
   return /^\s*(<!doctype html|<html|<head|<body|<meta|<article|<main|<div|<p[\s>])/i.test(content) || /<(html|body)[\s>]/i.test(content.slice(0, 4096));
 }
 
-async function extractFromFile(path: string): Promise<ExtractOutput> {
+async function extractFromFile(path: string, extractor: () => ArticleExtractor): Promise<ExtractOutput> {
   const absolute = resolve(path);
   let content: string;
   try {
@@ -49,7 +49,7 @@ async function extractFromFile(path: string): Promise<ExtractOutput> {
     if (!text) throw new CuratorError('bad_input', `${absolute} is empty`);
     return { title: null, text };
   }
-  const article = extractArticle(content, pathToFileURL(absolute).href);
+  const article = await extractor().extract(content, pathToFileURL(absolute).href);
   return pick(article);
 }
 
@@ -60,6 +60,25 @@ function pick(article: ExtractOutput): ExtractOutput {
   return output;
 }
 
+/** A URL goes the way a job's does: fetched under the fetch rules, extracted, held to MAX_ARTICLE_CHARS. */
+async function extractFromUrl(url: string, env: Env, extractor: () => ArticleExtractor, allowPrivate: boolean): Promise<ExtractOutput> {
+  const article = await resolveArticle(
+    { url },
+    {
+      fetch: {
+        timeoutMs: env.FETCH_TIMEOUT_MS,
+        maxBytes: env.FETCH_MAX_BYTES,
+        maxRedirects: env.FETCH_MAX_REDIRECTS,
+        allowedPorts: env.FETCH_ALLOWED_PORTS,
+        allowPrivate: allowPrivate || env.FETCH_ALLOW_PRIVATE,
+      },
+      extractor: extractor(),
+      maxChars: env.MAX_ARTICLE_CHARS,
+    },
+  );
+  return pick(article);
+}
+
 /** `curator extract <fileOrUrl>`: prints the article found in a local file or at a URL as JSON. */
 export function registerExtractCommand(program: Command, io: CommandIo = processIo): void {
   program
@@ -68,29 +87,23 @@ export function registerExtractCommand(program: Command, io: CommandIo = process
     .argument('<fileOrUrl>', 'path of an .html/.txt file, or an http(s) URL')
     .option('--allow-private', 'allow fetching private and loopback addresses (FETCH_ALLOW_PRIVATE)')
     .action(async (fileOrUrl: string, options: { allowPrivate?: boolean }) => {
+      let extractor: ArticleExtractor | undefined;
       try {
-        let output: ExtractOutput;
-        if (/^https?:\/\//i.test(fileOrUrl)) {
-          const env = loadEnv();
-          const article = await resolveArticle(
-            { url: fileOrUrl },
-            {
-              timeoutMs: env.FETCH_TIMEOUT_MS,
-              maxBytes: env.FETCH_MAX_BYTES,
-              maxRedirects: env.FETCH_MAX_REDIRECTS,
-              allowPrivate: options.allowPrivate === true || env.FETCH_ALLOW_PRIVATE,
-            },
-          );
-          output = pick(article);
-        } else {
-          output = await extractFromFile(fileOrUrl);
-        }
+        const env = loadEnv();
+        // The worker's way: extraction in a thread with the configured deadline and page limits, started
+        // only for a page (a text file needs none).
+        const lazyExtractor = () => (extractor ??= createArticleExtractor({ timeoutMs: env.EXTRACT_TIMEOUT_MS, maxDepth: env.EXTRACT_MAX_DEPTH, maxNodes: env.EXTRACT_MAX_NODES, threads: 1 }));
+        const output = /^https?:\/\//i.test(fileOrUrl)
+          ? await extractFromUrl(fileOrUrl, env, lazyExtractor, options.allowPrivate === true)
+          : await extractFromFile(fileOrUrl, lazyExtractor);
         io.stdout(`${JSON.stringify(output, null, 2)}\n`);
       } catch (error) {
         const code = isCuratorError(error) || error instanceof CuratorConfigError ? error.code : 'internal_error';
         const message = error instanceof Error ? error.message : String(error);
         io.stderr(`${code}: ${message}\n`);
         io.fail(1);
+      } finally {
+        await extractor?.close();
       }
     });
 }
