@@ -29,8 +29,6 @@ export const errorCodes = {
   extraction_failed: 422,
   // A page too deep, too large or too slow to extract within its budget (not retried: it would overrun again).
   extraction_budget_exceeded: 422,
-  // A page too deep, too large or too slow to extract within its budget (not retried: it would overrun again).
-  extraction_budget_exceeded: 422,
   model_missing: 503,
   model_load_failed: 503,
   inference_failed: 500,
