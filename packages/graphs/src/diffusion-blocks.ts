@@ -2,7 +2,8 @@
 // state-dict prefix: ResnetBlock2D, Transformer2DModel with BasicTransformerBlock (self- and
 // cross-attention, GEGLU feed-forward), Downsample2D, Upsample2D, the sinusoidal time projection and
 // TimestepEmbedding, and the VAE's mid-block Attention (old and new key names).
-import { attr, type DiffusionGraph } from './diffusion-graph.ts';
+import { attr } from './graph.ts';
+import type { DiffusionGraph } from './diffusion-graph.ts';
 
 /** `x @ W^T + b` for a PyTorch Linear `prefix` ([out, in] weight); x is [..., in]. */
 export function linear(net: DiffusionGraph, x: string, prefix: string, inFeatures: number, outFeatures: number, bias = true): string {

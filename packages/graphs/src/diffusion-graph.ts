@@ -1,27 +1,10 @@
-// The graph context every Stable Diffusion builder works through: nodes go to a GraphBuilder, weights
-// are only *requested* (by their diffusers state-dict name and shape) and pulled from a WeightSource
-// one at a time when the model is written, so a 2 GB UNet never sits in memory whole.
-import { GraphBuilder, DataType, attr } from './graph.ts';
+// The graph context every Stable Diffusion builder works through: a GraphBuilder computing in the
+// graph's own precision (float16 end to end in fp16 graphs, float32 islands marked by the blocks), a
+// WeightBinder through which weights are requested by their diffusers state-dict name (pulled from
+// the WeightSource one at a time when the model is written), and the attention kernel choice.
+import { GraphBuilder } from './graph.ts';
 import type { Precision } from './graph.ts';
-
-export type FloatPrecision = Precision;
-
-/** One checkpoint tensor a builder asked for. */
-export interface TensorRequest {
-  name: string;
-  shape: number[];
-}
-
-/**
- * How a checkpoint tensor becomes an initializer. `dims` is the initializer's shape (a reshape of the
- * same row-major data, e.g. a GroupNorm scale [C] stored as [C, 1, 1]); `transpose` turns a PyTorch
- * Linear weight [out, in] into the [in, out] that MatMul wants, once at write time instead of a
- * Transpose node at every run.
- */
-export interface ParamSpec extends TensorRequest {
-  dims: number[];
-  transpose: boolean;
-}
+import type { WeightBinder, WeightLayout } from './weights.ts';
 
 /**
  * How attention is computed. `fused`: onnxruntime's com.microsoft MultiHeadAttention, which has CPU
@@ -31,105 +14,55 @@ export interface ParamSpec extends TensorRequest {
  */
 export type AttentionKernel = 'fused' | 'standard';
 
-export interface ValueSpec {
-  name: string;
-  dataType: number;
-  dims: Array<number | string>;
-}
+type Attributes = Parameters<GraphBuilder['node']>[2];
 
-/**
- * A Stable Diffusion graph under construction. Float values flow in the graph's compute type:
- * float32, or float16 in fp16 graphs (where only the islands the builders mark run in float32).
- */
 export class DiffusionGraph {
   readonly g: GraphBuilder;
-  readonly precision: FloatPrecision;
-  /** ONNX element type of float values, inputs, outputs and weights. */
-  readonly floatType: number;
-  readonly inputs: ValueSpec[] = [];
-  readonly outputs: ValueSpec[] = [];
-  private readonly paramsByName = new Map<string, ParamSpec>();
+  readonly weights: WeightBinder;
+  readonly precision: Precision;
+  readonly attentionKernel: AttentionKernel;
   private readonly memo = new Map<string, string>();
 
-  readonly attentionKernel: AttentionKernel;
-  /** Operator domains used besides the default one (written as opset imports). */
-  readonly domains = new Set<string>();
-
-  constructor(name: string, precision: FloatPrecision, options: { attentionKernel?: AttentionKernel } = {}) {
-    // The builder makes nodes and small constants only; its own fp16 handling is not used.
-    this.g = new GraphBuilder(name, { precision: 'fp32' });
+  constructor(name: string, precision: Precision, weights: WeightBinder, options: { attentionKernel?: AttentionKernel } = {}) {
+    this.g = new GraphBuilder(name, { precision, compute: precision });
+    this.weights = weights;
     this.precision = precision;
-    this.floatType = precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
     this.attentionKernel = options.attentionKernel ?? 'fused';
   }
 
-  get name(): string {
-    return this.g.name;
-  }
-
-  /** Every weight requested so far, in request order (the order they are written). */
-  get params(): ParamSpec[] {
-    return [...this.paramsByName.values()];
-  }
-
-  /** Names and checkpoint shapes of every weight requested, for comparing against a state dict. */
-  get requested(): TensorRequest[] {
-    return this.params.map(({ name, shape }) => ({ name, shape: [...shape] }));
-  }
-
   /** A graph input; `float` inputs take the graph's float type. */
-  input(name: string, type: 'float' | 'int64' | 'float32', dims: Array<number | string>): string {
-    const dataType = type === 'float' ? this.floatType : type === 'int64' ? DataType.INT64 : DataType.FLOAT;
-    this.inputs.push({ name, dataType, dims });
-    return name;
+  input(name: string, type: 'float' | 'float32' | 'int64', dims: Array<number | string>): string {
+    return this.g.input(name, type, dims);
   }
 
-  /** Declares `value` (a float in the graph's float type) as the graph output `name`. */
+  /** Declares `value` (in the graph's float type) as the float graph output `name`. */
   output(name: string, dims: Array<number | string>, value: string): void {
-    this.g.node('Identity', [value], {}, [name]);
-    this.outputs.push({ name, dataType: this.floatType, dims });
+    this.g.output(name, 'float', dims, value);
   }
 
-  /**
-   * A checkpoint weight by its state-dict name. Asking twice for one name returns the same value;
-   * asking with another shape is a builder bug.
-   */
-  param(name: string, shape: number[], layout: { dims?: number[]; transpose?: boolean } = {}): string {
-    const known = this.paramsByName.get(name);
-    if (known) {
-      if (known.shape.join() !== shape.join()) throw new Error(`${name} requested as [${shape}] and as [${known.shape}]`);
-      return name;
-    }
-    const transpose = layout.transpose ?? false;
-    if (transpose && shape.length !== 2) throw new Error(`${name}: only 2-D weights can be transposed`);
-    const dims = layout.dims ?? (transpose ? [shape[1]!, shape[0]!] : shape);
-    if (dims.reduce((a, b) => a * b, 1) !== shape.reduce((a, b) => a * b, 1)) throw new Error(`${name}: [${dims}] does not hold [${shape}]`);
-    this.paramsByName.set(name, { name, shape: [...shape], dims, transpose });
-    return name;
+  /** A checkpoint weight by its state-dict name and checkpoint shape, in the graph's float type. */
+  param(name: string, shape: number[], layout: WeightLayout = {}): string {
+    return this.weights.add(this.g, name, shape, layout);
   }
 
   /** A node with one output, named after `hint` so the graph reads like the module tree. */
-  op(opType: string, inputs: string[], attributes: Parameters<GraphBuilder['node']>[2] = {}, hint?: string): string {
+  op(opType: string, inputs: string[], attributes: Attributes = {}, hint?: string): string {
     return this.g.node(opType, inputs, attributes, hint ? [this.g.fresh(hint)] : 1)[0]!;
   }
 
   /** A node of onnxruntime's com.microsoft domain, with one output. */
-  contribOp(opType: string, inputs: string[], attributes: Parameters<GraphBuilder['node']>[2], hint: string): string {
-    this.domains.add('com.microsoft');
+  contribOp(opType: string, inputs: string[], attributes: Attributes, hint: string): string {
     return this.g.node(opType, inputs, attributes, [this.g.fresh(hint)], 'com.microsoft')[0]!;
   }
 
-  /** Float constant in the graph's float type (a float32 initializer cast once; onnxruntime folds it). */
+  /** Float constant in the graph's float type (shared between uses). */
   floats(values: number[], dims: number[], hint = 'const'): string {
-    return this.memoize(`floats:${this.precision}:${dims}:${values}`, () => {
-      const c = this.g.constant('float', values, dims, hint);
-      return this.precision === 'fp16' ? this.g.cast(c, DataType.FLOAT16) : c;
-    });
+    return this.memoize(`floats:${dims}:${values}`, () => this.g.constant('float', values, dims, hint));
   }
 
   /** Float32 constant whatever the graph's type (for float32 islands). */
   floats32(values: number[], dims: number[], hint = 'const'): string {
-    return this.memoize(`floats32:${dims}:${values}`, () => this.g.constant('float', values, dims, hint));
+    return this.memoize(`floats32:${dims}:${values}`, () => this.g.constant('float32', values, dims, hint));
   }
 
   int64s(values: number[], hint = 'i64'): string {
@@ -138,12 +71,12 @@ export class DiffusionGraph {
 
   /** Into float32 (a no-op in fp32 graphs). */
   toFloat32(value: string): string {
-    return this.precision === 'fp16' ? this.g.cast(value, DataType.FLOAT) : value;
+    return this.g.toFloat32(value);
   }
 
   /** From float32 into the graph's float type (a no-op in fp32 graphs). */
   fromFloat32(value: string): string {
-    return this.precision === 'fp16' ? this.g.cast(value, DataType.FLOAT16) : value;
+    return this.g.fromFloat32(value);
   }
 
   /** Computes `make()` once per key: shared subgraphs such as the activated time embedding. */
@@ -156,5 +89,3 @@ export class DiffusionGraph {
     return value;
   }
 }
-
-export { attr };

@@ -1,10 +1,10 @@
 export { GraphBuilder, attr, DataType, float32ToFloat16Bits, float16BitsToFloat32, toFloat16Array } from './graph.ts';
 export type { ElementType, Dim, Precision } from './graph.ts';
 export { SeededRandom } from './random.ts';
-export { buildUnetGraph, parseUnetConfig, unetTensorRequests, type UnetSpec, type UnetGraphOptions } from './unet.ts';
-export { buildVaeDecoderGraph, buildVaeEncoderGraph, parseVaeConfig, vaeTensorRequests, vaeAttentionKeysOf, type VaeSpec, type VaeGraphOptions, type VaeAttentionKeys } from './vae.ts';
-export { DiffusionGraph, type TensorRequest } from './diffusion-graph.ts';
-export { writeDiffusionGraph, type WriteOptions, type WrittenModel } from './diffusion-writer.ts';
+export { buildUnet, writeUnet, parseUnetConfig, unetWeightRequests, type UnetSpec, type UnetGraphOptions, type WrittenUnet } from './unet.ts';
+export { buildVaeDecoder, buildVaeEncoder, writeVaeDecoder, writeVaeEncoder, parseVaeConfig, vaeWeightRequests, vaeAttentionKeysOf, type VaeSpec, type VaeGraphOptions, type VaeAttentionKeys, type WrittenVaePart } from './vae.ts';
+export type { AttentionKernel } from './diffusion-graph.ts';
+export { diffusionRandomWeights } from './diffusion-weights.ts';
 export { floatBytes, type GraphBuilderOptions } from './graph.ts';
 export { writeModel, encodeModelInMemory, protobufLimit, type WriteModelOptions, type ModelParts, type PendingInitializer, type WrittenModel as WrittenOnnxModel } from './writer.ts';
 export { randomWeights, tensorWeights, transpose2d, isNormWeight, WeightBinder, type WeightSource, type WeightRequest, type WeightLayout, type RandomWeightsOptions } from './weights.ts';

@@ -2,10 +2,12 @@
 // optimum's export (sample, timestep, encoder_hidden_states -> out_sample) that the diffusion
 // engine consumes. Block types: CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn (or no
 // mid block), UpBlock2D, CrossAttnUpBlock2D: Stable Diffusion 1.x and 2.x.
-import { DiffusionGraph, attr, type AttentionKernel, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
+import { DiffusionGraph, type AttentionKernel } from './diffusion-graph.ts';
 import { ConfigReader, type ConfigObject } from './diffusion-config.ts';
 import { conv2d, downsample2D, groupNorm, resnetBlock2D, silu, timestepEmbedding, timestepProjection, transformer2D, upsample2D, type TransformerShape } from './diffusion-blocks.ts';
-import { DataType } from './graph.ts';
+import { DataType, attr, type GraphBuilder, type Precision } from './graph.ts';
+import { WeightBinder, type WeightRequest, type WeightSource } from './weights.ts';
+import type { WriteModelOptions, WrittenModel } from './writer.ts';
 
 export type UnetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UnetUpBlockType = 'UpBlock2D' | 'CrossAttnUpBlock2D';
@@ -144,7 +146,7 @@ export function parseUnetConfig(config: ConfigObject): UnetSpec {
 }
 
 export interface UnetGraphOptions {
-  precision?: FloatPrecision;
+  precision?: Precision;
   /** optimum exports an int64 timestep (the default), diffusers' old ONNX script a float one (in the graph's float type). */
   timestepType?: 'int64' | 'float';
   /** `fused` (default): onnxruntime's MultiHeadAttention; `standard`: MatMul/Softmax/MatMul. */
@@ -168,8 +170,8 @@ function unetResnet(u: UnetContext, x: string, prefix: string, inChannels: numbe
 }
 
 /** The time embedding after the SiLU every ResnetBlock2D applies to it: time_proj, time_embedding, SiLU. */
-function timeEmbedding(net: DiffusionGraph, spec: UnetSpec, timestep: string, sample: string): { value: string; channels: number } {
-  const t32 = net.inputs.find((i) => i.name === timestep)!.dataType === DataType.FLOAT ? timestep : net.g.cast(timestep, DataType.FLOAT);
+function timeEmbedding(net: DiffusionGraph, spec: UnetSpec, timestep: string, sample: string, timestepType: 'int64' | 'float'): { value: string; channels: number } {
+  const t32 = timestepType === 'float' ? net.toFloat32(timestep) : net.g.cast(timestep, DataType.FLOAT);
   // diffusers broadcasts one timestep to the whole batch.
   const batch = net.op('Slice', [net.op('Shape', [sample]), net.int64s([0]), net.int64s([1])]);
   const perSample = net.op('Expand', [t32, batch]);
@@ -232,18 +234,18 @@ function upBlock(u: UnetContext, x: string, i: number, prevOutputChannels: numbe
   return h;
 }
 
-/** The UNet graph for a parsed config. Weights are only requested here; `net.requested` lists them. */
-export function buildUnetGraph(spec: UnetSpec, options: UnetGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('unet', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
+/** The UNet graph of `config` (or its parsed spec); weights are requested through `weights`, loaded when the graph is saved. */
+export function buildUnet(config: ConfigObject | UnetSpec, weights: WeightBinder, options: UnetGraphOptions = {}): GraphBuilder {
+  const spec = isUnetSpec(config) ? config : parseUnetConfig(config);
+  const net = new DiffusionGraph('unet', options.precision ?? 'fp32', weights, { attentionKernel: options.attentionKernel });
   const timestepType = options.timestepType ?? 'int64';
+  if (spec.crossAttentionDim.some((d) => d !== spec.crossAttentionDim[0])) throw new Error('cross_attention_dim must be the same for every block (one encoder_hidden_states input)');
   let sample = net.input('sample', 'float', ['batch_size', spec.inChannels, 'height', 'width']);
   const timestep = net.input('timestep', timestepType, ['steps']);
-  // Cross-attention context width per block may differ; the input takes the first (SD uses one width).
   const context = net.input('encoder_hidden_states', 'float', ['batch_size', 'sequence_length', spec.crossAttentionDim[0]!]);
-  if (spec.crossAttentionDim.some((d) => d !== spec.crossAttentionDim[0])) throw new Error('cross_attention_dim must be the same for every block (one encoder_hidden_states input)');
 
   if (spec.centerInputSample) sample = net.op('Sub', [net.op('Mul', [sample, net.floats([2], [], 'two')]), net.floats([1], [], 'one')]);
-  const u: UnetContext = { net, spec, context, temb: timeEmbedding(net, spec, timestep, sample) };
+  const u: UnetContext = { net, spec, context, temb: timeEmbedding(net, spec, timestep, sample, timestepType) };
 
   let h = conv2d(net, sample, 'conv_in', { inChannels: spec.inChannels, outChannels: spec.blockOutChannels[0]!, kernel: spec.convInKernel });
   const skips = [{ value: h, channels: spec.blockOutChannels[0]! }];
@@ -262,10 +264,41 @@ export function buildUnetGraph(spec: UnetSpec, options: UnetGraphOptions = {}): 
   h = silu(net, groupNorm(net, h, 'conv_norm_out', channels, spec.normNumGroups, spec.normEps));
   const out = conv2d(net, h, 'conv_out', { inChannels: channels, outChannels: spec.outChannels, kernel: spec.convOutKernel });
   net.output('out_sample', ['batch_size', spec.outChannels, 'height', 'width'], out);
-  return net;
+  return net.g;
 }
 
-/** The state-dict names and shapes a UNet of this config has (what the builder will ask a WeightSource for). */
-export function unetTensorRequests(config: ConfigObject): TensorRequest[] {
-  return buildUnetGraph(parseUnetConfig(config)).requested;
+function isUnetSpec(value: ConfigObject | UnetSpec): value is UnetSpec {
+  return Array.isArray((value as UnetSpec).downBlockTypes);
+}
+
+export interface WrittenUnet {
+  file: WrittenModel;
+  requested: WeightRequest[];
+}
+
+/**
+ * Builds and writes the UNet of `config` to `path` (`unet/model.onnx`). The real Stable Diffusion
+ * UNets pass protobuf's 2 GB limit in fp32: their weights go to `model.onnx_data` beside the graph.
+ */
+export async function writeUnet(
+  path: string,
+  config: ConfigObject,
+  weights: WeightSource,
+  options: UnetGraphOptions & Pick<WriteModelOptions, 'externalData' | 'externalDataAbove' | 'onProgress'> = {},
+): Promise<WrittenUnet> {
+  const binder = new WeightBinder(weights);
+  const graph = buildUnet(config, binder, options);
+  const file = await graph.save(path, {
+    ...(options.externalData ? { externalData: { file: options.externalData.file, threshold: options.externalData.minTensorBytes } } : {}),
+    externalDataAbove: options.externalDataAbove,
+    onProgress: options.onProgress,
+  });
+  return { file, requested: binder.requested };
+}
+
+/** The state-dict names and shapes of a UNet2DConditionModel of `config` (what the builder asks a WeightSource for). */
+export function unetWeightRequests(config: ConfigObject): WeightRequest[] {
+  const binder = new WeightBinder({ get: () => Promise.reject(new Error('names only')) });
+  buildUnet(config, binder);
+  return binder.requested;
 }

@@ -3,7 +3,10 @@
 // consumes) and the encoder with quant_conv (sample -> latent_mean, latent_logvar), so that every
 // tensor of the state dict has a place. Block types: DownEncoderBlock2D, UpDecoderBlock2D, with the
 // UNetMidBlock2D (attention on by default) between them: Stable Diffusion's VAE.
-import { DiffusionGraph, attr, type AttentionKernel, type FloatPrecision, type TensorRequest } from './diffusion-graph.ts';
+import { DiffusionGraph, type AttentionKernel } from './diffusion-graph.ts';
+import { attr, type GraphBuilder, type Precision } from './graph.ts';
+import { WeightBinder, type WeightRequest, type WeightSource } from './weights.ts';
+import type { WriteModelOptions, WrittenModel } from './writer.ts';
 import { ConfigReader, type ConfigObject } from './diffusion-config.ts';
 import { conv2d, downsample2D, groupNorm, resnetBlock2D, silu, upsample2D, vaeAttention, type VaeAttentionKeys } from './diffusion-blocks.ts';
 
@@ -63,7 +66,7 @@ export function parseVaeConfig(config: ConfigObject): VaeSpec {
 }
 
 export interface VaeGraphOptions {
-  precision?: FloatPrecision;
+  precision?: Precision;
   /** The checkpoint's names for the mid-block attention: `to_q`... (current, default) or `query`... (diffusers < 0.14). */
   attentionKeys?: VaeAttentionKeys;
   /** `fused` (default): onnxruntime's MultiHeadAttention; `standard`: MatMul/Softmax/MatMul. */
@@ -123,20 +126,26 @@ function decoder(net: DiffusionGraph, z: string, spec: VaeSpec, keys: VaeAttenti
   return conv2d(net, h, 'decoder.conv_out', { inChannels: current, outChannels: spec.outChannels, kernel: 3 });
 }
 
+function vaeSpec(config: ConfigObject | VaeSpec): VaeSpec {
+  return Array.isArray((config as VaeSpec).blockOutChannels) ? (config as VaeSpec) : parseVaeConfig(config as ConfigObject);
+}
+
 /** optimum's vae_decoder: `latent_sample` -> `sample` (before any scaling or clamping, like diffusers' decode). */
-export function buildVaeDecoderGraph(spec: VaeSpec, options: VaeGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('vae_decoder', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
+export function buildVaeDecoder(config: ConfigObject | VaeSpec, weights: WeightBinder, options: VaeGraphOptions = {}): GraphBuilder {
+  const spec = vaeSpec(config);
+  const net = new DiffusionGraph('vae_decoder', options.precision ?? 'fp32', weights, { attentionKernel: options.attentionKernel });
   const latent = net.input('latent_sample', 'float', ['batch_size', spec.latentChannels, 'latent_height', 'latent_width']);
   net.output('sample', ['batch_size', spec.outChannels, 'height', 'width'], decoder(net, latent, spec, options.attentionKeys ?? 'current'));
-  return net;
+  return net.g;
 }
 
 /**
  * The encoder: `sample` -> `latent_mean`, `latent_logvar` (the posterior's parameters; the logvar
  * clamped to [-30, 20] as DiagonalGaussianDistribution does). Sampling stays with the caller.
  */
-export function buildVaeEncoderGraph(spec: VaeSpec, options: VaeGraphOptions = {}): DiffusionGraph {
-  const net = new DiffusionGraph('vae_encoder', options.precision ?? 'fp32', { attentionKernel: options.attentionKernel });
+export function buildVaeEncoder(config: ConfigObject | VaeSpec, weights: WeightBinder, options: VaeGraphOptions = {}): GraphBuilder {
+  const spec = vaeSpec(config);
+  const net = new DiffusionGraph('vae_encoder', options.precision ?? 'fp32', weights, { attentionKernel: options.attentionKernel });
   const image = net.input('sample', 'float', ['batch_size', spec.inChannels, 'height', 'width']);
   const moments = encoder(net, image, spec, options.attentionKeys ?? 'current');
   const half = spec.latentChannels;
@@ -145,11 +154,36 @@ export function buildVaeEncoderGraph(spec: VaeSpec, options: VaeGraphOptions = {
   const dims = ['batch_size', half, 'latent_height', 'latent_width'];
   net.output('latent_mean', dims, mean!);
   net.output('latent_logvar', dims, clamped);
-  return net;
+  return net.g;
 }
 
-/** Every state-dict name and shape of the AutoencoderKL (encoder and decoder graphs together). */
-export function vaeTensorRequests(config: ConfigObject, attentionKeys: VaeAttentionKeys = 'current'): TensorRequest[] {
-  const spec = parseVaeConfig(config);
-  return [...buildVaeEncoderGraph(spec, { attentionKeys }).requested, ...buildVaeDecoderGraph(spec, { attentionKeys }).requested];
+export interface WrittenVaePart {
+  file: WrittenModel;
+  requested: WeightRequest[];
+}
+
+type WriteVaeOptions = VaeGraphOptions & Pick<WriteModelOptions, 'externalDataAbove' | 'onProgress'>;
+
+async function writeVaePart(build: typeof buildVaeDecoder, path: string, config: ConfigObject, weights: WeightSource, options: WriteVaeOptions): Promise<WrittenVaePart> {
+  const binder = new WeightBinder(weights);
+  const file = await build(config, binder, options).save(path, { externalDataAbove: options.externalDataAbove, onProgress: options.onProgress });
+  return { file, requested: binder.requested };
+}
+
+/** Builds and writes the decoder (with post_quant_conv) of `config` to `path` (`vae_decoder/model.onnx`). */
+export function writeVaeDecoder(path: string, config: ConfigObject, weights: WeightSource, options: WriteVaeOptions = {}): Promise<WrittenVaePart> {
+  return writeVaePart(buildVaeDecoder, path, config, weights, options);
+}
+
+/** Builds and writes the encoder (with quant_conv) of `config` to `path` (`vae_encoder/model.onnx`). */
+export function writeVaeEncoder(path: string, config: ConfigObject, weights: WeightSource, options: WriteVaeOptions = {}): Promise<WrittenVaePart> {
+  return writeVaePart(buildVaeEncoder, path, config, weights, options);
+}
+
+/** Every state-dict name and shape of the AutoencoderKL of `config` (encoder and decoder together). */
+export function vaeWeightRequests(config: ConfigObject, attentionKeys: VaeAttentionKeys = 'current'): WeightRequest[] {
+  const binder = new WeightBinder({ get: () => Promise.reject(new Error('names only')) });
+  buildVaeEncoder(config, binder, { attentionKeys });
+  buildVaeDecoder(config, binder, { attentionKeys });
+  return binder.requested;
 }

@@ -7,8 +7,8 @@ import * as ort from '@curator/inference/ort';
 import { decodeFloat16, encodeFloat16 } from '@curator/inference/float16';
 import { openCheckpoint, type CheckpointReader } from '@curator/checkpoints';
 import { diffusersReferenceDir } from '@curator/reference';
-import type { WeightSource } from '../src/diffusion-writer.ts';
-import type { FloatPrecision } from '../src/diffusion-graph.ts';
+import type { WeightSource } from '../src/weights.ts';
+import type { Precision } from '../src/graph.ts';
 
 export const referenceDir = diffusersReferenceDir;
 
@@ -50,7 +50,7 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 }
 
 /** A float tensor in the graph's precision. */
-export function floatTensor(precision: FloatPrecision, data: Float32Array, dims: number[]): ort.Tensor {
+export function floatTensor(precision: Precision, data: Float32Array, dims: number[]): ort.Tensor {
   return precision === 'fp16' ? new ort.Tensor('float16', encodeFloat16(data), dims) : new ort.Tensor('float32', data, dims);
 }
 

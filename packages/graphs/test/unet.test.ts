@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCuratorError } from '@curator/contracts';
-import { buildUnetGraph, parseUnetConfig, unetTensorRequests } from '../src/unet.ts';
-import { writeDiffusionGraph } from '../src/diffusion-writer.ts';
+import { parseUnetConfig, unetWeightRequests, writeUnet, type UnetGraphOptions } from '../src/unet.ts';
+import { randomWeights } from '../src/weights.ts';
 import { describe, floatTensor, floatsOf, maxAbs, maxAbsDiff, ort, readJson, readerWeights, referenceDir, run, withReaders, withTempDir } from './unet-helpers.ts';
 
 const tiny = join(referenceDir, 'tiny-unet');
@@ -34,11 +34,12 @@ async function tinyInputs(): Promise<TinyInputs> {
   });
 }
 
-async function writeTinyUnet(path: string, options: Parameters<typeof buildUnetGraph>[1] & { externalData?: boolean } = {}) {
-  const net = buildUnetGraph(parseUnetConfig(await readJson(join(tiny, 'config.json'))), options);
-  return withReaders([join(tiny, 'weights.safetensors')], ([weights]) =>
-    writeDiffusionGraph(net, path, readerWeights(weights!), options.externalData ? { externalData: { threshold: 1024 } } : {}),
-  );
+async function writeTinyUnet(path: string, options: UnetGraphOptions & { externalData?: boolean } = {}) {
+  const config = await readJson(join(tiny, 'config.json'));
+  return withReaders([join(tiny, 'weights.safetensors')], async ([weights]) => {
+    const { externalData, ...graph } = options;
+    return (await writeUnet(path, config, readerWeights(weights!), { ...graph, ...(externalData ? { externalData: { minTensorBytes: 1024 } } : {}) })).file;
+  });
 }
 
 const variants = [
@@ -134,7 +135,7 @@ test('latent sizes that do not halve evenly come back at the input size (upsampl
 
 test('at tiny-unet\'s config the builder asks for exactly the tensors of diffusers\' state dict', async () => {
   await withReaders([join(tiny, 'weights.safetensors')], async ([weights]) => {
-    const requested = unetTensorRequests(await readJson(join(tiny, 'config.json')));
+    const requested = unetWeightRequests(await readJson(join(tiny, 'config.json')));
     assert.deepEqual(describe(requested), describe(weights!.tensors()));
     assert.equal(requested.length, 324);
   });
@@ -142,7 +143,7 @@ test('at tiny-unet\'s config the builder asks for exactly the tensors of diffuse
 
 test('at small-stable-diffusion-v0\'s config the builder asks for exactly its 442 state-dict names and shapes', async () => {
   const expected = JSON.parse(await readFile(join(ofa, 'unet.state-dict-shapes.json'), 'utf8')) as Record<string, number[]>;
-  const requested = unetTensorRequests(await readJson(join(ofa, 'unet.config.json')));
+  const requested = unetWeightRequests(await readJson(join(ofa, 'unet.config.json')));
   assert.equal(requested.length, 442);
   assert.deepEqual(describe(requested), describe(expected));
   const parameters = requested.reduce((sum, r) => sum + r.shape.reduce((a, b) => a * b, 1), 0);
@@ -186,4 +187,20 @@ test('configs the builder does not build are refused with the key named, not bui
   }
   // Keys diffusers would ignore are reported, not refused.
   assert.deepEqual(parseUnetConfig({ ...config, some_future_key: 1 }).ignoredKeys, ['some_future_key']);
+});
+
+test('random-weight builds are deterministic: the same seed writes byte-identical files, another seed does not', async () => {
+  const config = await readJson(join(tiny, 'config.json'));
+  await withTempDir(async (dir) => {
+    const write = async (name: string, seed: number) => {
+      await writeUnet(join(dir, name, 'model.onnx'), config, randomWeights(seed), { externalData: { minTensorBytes: 1024 } });
+      return [await readFile(join(dir, name, 'model.onnx')), await readFile(join(dir, name, 'model.onnx_data'))];
+    };
+    const [graphA, dataA] = await write('a', 7);
+    const [graphB, dataB] = await write('b', 7);
+    const [, dataC] = await write('c', 8);
+    assert.ok(graphA!.equals(graphB!));
+    assert.ok(dataA!.equals(dataB!));
+    assert.ok(!dataA!.equals(dataC!));
+  });
 });

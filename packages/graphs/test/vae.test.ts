@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCuratorError } from '@curator/contracts';
-import { buildVaeDecoderGraph, buildVaeEncoderGraph, parseVaeConfig, vaeAttentionKeysOf, vaeTensorRequests, type VaeAttentionKeys } from '../src/vae.ts';
-import { writeDiffusionGraph } from '../src/diffusion-writer.ts';
+import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, vaeAttentionKeysOf, vaeWeightRequests, writeVaeDecoder, writeVaeEncoder, type VaeAttentionKeys } from '../src/vae.ts';
+import { WeightBinder } from '../src/weights.ts';
 import { describe, floatTensor, floatsOf, maxAbs, maxAbsDiff, ort, readJson, readerWeights, referenceDir, run, withReaders, withTempDir } from './unet-helpers.ts';
-import type { AttentionKernel, FloatPrecision } from '../src/diffusion-graph.ts';
+import type { AttentionKernel } from '../src/diffusion-graph.ts';
+import type { Precision } from '../src/graph.ts';
 
 const tiny = join(referenceDir, 'tiny-vae');
 const ofa = join(referenceDir, 'ofa-small-sd-v0');
@@ -36,13 +37,14 @@ async function reference() {
 }
 
 /** Writes the tiny VAE's decoder and encoder; `keys` 'legacy' serves the weights under the old names. */
-async function writeTinyVae(dir: string, precision: FloatPrecision, keys: VaeAttentionKeys = 'current', attentionKernel: AttentionKernel = 'fused') {
-  const spec = parseVaeConfig(await readJson(join(tiny, 'config.json')));
+async function writeTinyVae(dir: string, precision: Precision, keys: VaeAttentionKeys = 'current', attentionKernel: AttentionKernel = 'fused') {
+  const config = await readJson(join(tiny, 'config.json'));
   return withReaders([join(tiny, 'weights.safetensors')], async ([reader]) => {
     // A legacy checkpoint: the builder asks for `query`..., the source finds them under today's names.
     const weights = readerWeights(reader!, keys === 'legacy' ? toCurrent : undefined);
-    await writeDiffusionGraph(buildVaeDecoderGraph(spec, { precision, attentionKeys: keys, attentionKernel }), join(dir, 'vae_decoder', 'model.onnx'), weights);
-    await writeDiffusionGraph(buildVaeEncoderGraph(spec, { precision, attentionKeys: keys, attentionKernel }), join(dir, 'vae_encoder', 'model.onnx'), weights);
+    const options = { precision, attentionKeys: keys, attentionKernel };
+    await writeVaeDecoder(join(dir, 'vae_decoder', 'model.onnx'), config, weights, options);
+    await writeVaeEncoder(join(dir, 'vae_encoder', 'model.onnx'), config, weights, options);
     return weights.asked;
   });
 }
@@ -96,7 +98,7 @@ test('the attention naming is recognised from a checkpoint\'s tensor names', asy
 
 test('at tiny-vae\'s config encoder + decoder ask for exactly the tensors of diffusers\' state dict', async () => {
   await withReaders([join(tiny, 'weights.safetensors')], async ([reader]) => {
-    const requested = vaeTensorRequests(await readJson(join(tiny, 'config.json')));
+    const requested = vaeWeightRequests(await readJson(join(tiny, 'config.json')));
     assert.equal(requested.length, 124);
     assert.deepEqual(describe(requested), describe(reader!.tensors()));
   });
@@ -107,13 +109,15 @@ test('at small-stable-diffusion-v0\'s config the VAE asks for exactly its 248 na
   const config = await readJson(join(ofa, 'vae.config.json'));
   // The shapes file lists today's names (what diffusers holds after loading).
   assert.equal(Object.keys(expected).length, 248);
-  assert.deepEqual(describe(vaeTensorRequests(config)), describe(expected));
+  assert.deepEqual(describe(vaeWeightRequests(config)), describe(expected));
   // A 2023 checkpoint file probably stores the old ones: same tensors, same shapes, old names.
   const legacy = Object.fromEntries(Object.entries(expected).map(([name, shape]) => [toLegacy(name), shape]));
   assert.equal(Object.keys(legacy).filter((name) => name.includes('.proj_attn.')).length, 4);
-  assert.deepEqual(describe(vaeTensorRequests(config, 'legacy')), describe(legacy));
+  assert.deepEqual(describe(vaeWeightRequests(config, 'legacy')), describe(legacy));
   // The decoder graph alone (what the engine runs) covers decoder.* and post_quant_conv.
-  const decoderNames = buildVaeDecoderGraph(parseVaeConfig(config)).requested.map((r) => r.name);
+  const decoderOnly = new WeightBinder({ get: () => Promise.reject(new Error('names only')) });
+  buildVaeDecoder(config, decoderOnly);
+  const decoderNames = decoderOnly.requested.map((r) => r.name);
   assert.deepEqual(decoderNames.sort(), Object.keys(expected).filter((n) => n.startsWith('decoder.') || n.startsWith('post_quant_conv.')).sort());
 });
 
@@ -135,6 +139,9 @@ test('VAE configs the builder does not build are refused with the key named', as
     );
   }
   const spec = parseVaeConfig({ ...config, mid_block_add_attention: false, use_quant_conv: false, use_post_quant_conv: false });
-  const names = [...buildVaeEncoderGraph(spec).requested, ...buildVaeDecoderGraph(spec).requested].map((r) => r.name);
+  const binder = new WeightBinder({ get: () => Promise.reject(new Error('names only')) });
+  buildVaeEncoder(spec, binder);
+  buildVaeDecoder(spec, binder);
+  const names = binder.requested.map((r) => r.name);
   assert.ok(!names.some((n) => n.includes('attentions') || n.includes('quant_conv')));
 });

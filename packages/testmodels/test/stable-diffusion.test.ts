@@ -4,8 +4,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from '@curator/inference/ort';
+import onnxProto from 'onnx-proto';
+import { unetWeightRequests } from '@curator/graphs/unet';
+import { vaeWeightRequests } from '@curator/graphs/vae';
 import { writeTestStableDiffusion } from '../src/stable-diffusion.ts';
 import { buildClipTokenizer, clipByteAlphabet } from '../src/clip-tokenizer.ts';
+
+const { onnx } = onnxProto;
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'sd-testmodel-'));
@@ -34,7 +39,7 @@ for (const precision of ['fp32', 'fp16'] as const) {
 
       const text = await ort.InferenceSession.create(join(dir, 'text_encoder', 'model.onnx'));
       assert.deepEqual(text.inputNames, ['input_ids']);
-      assert.deepEqual(text.outputNames, ['last_hidden_state']);
+      assert.deepEqual(text.outputNames, ['last_hidden_state', 'pooler_output']);
       assert.equal(typeOf(text, 'input_ids'), 'int32');
       const ids = new Int32Array(2 * 77).fill(info.vocabSize - 1);
       ids[0] = info.vocabSize - 2;
@@ -66,9 +71,11 @@ for (const precision of ['fp32', 'fp16'] as const) {
       assert.equal(vaeConfig.scaling_factor, 0.18215);
       const index = JSON.parse(await readFile(join(dir, 'model_index.json'), 'utf8'));
       assert.deepEqual(index.tokenizer, ['transformers', 'CLIPTokenizer']);
-      for (const file of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+      for (const file of ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json']) {
         assert.ok((await stat(join(dir, 'tokenizer', file))).size > 0, file);
       }
+      // As in the real repository: the engine must manage without tokenizer.json.
+      await assert.rejects(stat(join(dir, 'tokenizer', 'tokenizer.json')), { code: 'ENOENT' });
       await Promise.all([text.release(), unet.release(), vae.release()]);
     });
   });
@@ -91,6 +98,21 @@ test('the UNet can keep its weights in model.onnx_data, loaded from the model fo
     const text = await ort.InferenceSession.create(join(dir, 'text_encoder', 'model.onnx'));
     assert.equal(typeOf(text, 'input_ids'), 'int64');
     await Promise.all([unet.release(), text.release()]);
+  });
+});
+
+test('the UNet and VAE decoder are diffusers\' architectures: their graphs hold exactly the state-dict tensors of the config.json beside them', async () => {
+  await withDir(async (dir) => {
+    await writeTestStableDiffusion(dir);
+    const initializers = async (path: string) => onnx.ModelProto.decode(await readFile(path)).graph!.initializer!.map((t) => t.name!);
+    const unetConfig = JSON.parse(await readFile(join(dir, 'unet', 'config.json'), 'utf8'));
+    assert.deepEqual(unetConfig.down_block_types, ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D']);
+    const unetNames = unetWeightRequests(unetConfig).map((r) => r.name);
+    assert.ok(unetNames.includes('up_blocks.3.attentions.0.transformer_blocks.0.ff.net.0.proj.weight'));
+    assert.deepEqual((await initializers(join(dir, 'unet', 'model.onnx'))).filter((n) => unetNames.includes(n)).sort(), [...unetNames].sort());
+    const vaeConfig = JSON.parse(await readFile(join(dir, 'vae_decoder', 'config.json'), 'utf8'));
+    const decoderNames = vaeWeightRequests(vaeConfig).map((r) => r.name).filter((n) => n.startsWith('decoder.') || n.startsWith('post_quant_conv.'));
+    assert.deepEqual((await initializers(join(dir, 'vae_decoder', 'model.onnx'))).filter((n) => decoderNames.includes(n)).sort(), [...decoderNames].sort());
   });
 });
 
