@@ -253,7 +253,9 @@ export class StableDiffusion {
     const tokenizer = await loadTokenizer(join(dir, 'tokenizer'));
     const [textEncoder, unet, vae] = [await open(modelParts[0]), await open(modelParts[1]), await open(modelParts[2])];
     const sampleType = tensorType(unet, 'sample');
-    const precision = sampleType === 'float16' ? 'fp16' : 'fp32';
+    // `_fp16` files are fp16 whatever their I/O types (an export may keep float32 I/O); a plain
+    // model.onnx is what its UNet takes.
+    const precision = fileName === fileNames.fp16 || sampleType === 'float16' ? 'fp16' : 'fp32';
     if (options.precision && options.precision !== precision) {
       throw new CuratorError('model_load_failed', `${join(dir, 'unet', fileName)} is an ${precision} model, ${options.precision} was asked for`);
     }
