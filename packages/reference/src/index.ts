@@ -15,5 +15,8 @@ export const schedulersReferenceDir = fileURLToPath(new URL('../schedulers', imp
 /** transformers' own tiny T5 / RoBERTa / BERT / CLIP text models and their outputs (see models/README.md). */
 export const modelsReferenceDir = fileURLToPath(new URL('../models', import.meta.url));
 
+/** Token ids of transformers' own tokenizer classes on small real-format vocabularies (see tokenizers/make_fixtures.py). */
+export const tokenizersReferenceDir = fileURLToPath(new URL('../tokenizers', import.meta.url));
+
 /** transformers' own generate() length rules and beam-search outputs for textgen (see generation/README.md). */
 export const generationReferenceDir = fileURLToPath(new URL('../generation', import.meta.url));

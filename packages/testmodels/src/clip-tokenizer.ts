@@ -1,6 +1,7 @@
-// A small CLIP byte-level BPE tokenizer in the Hugging Face layout (vocab.json, merges.txt,
-// tokenizer.json, tokenizer_config.json, special_tokens_map.json): every byte as a symbol and as a
-// word end (`</w>`), merges that spell a few hundred common words, and the two CLIP special tokens.
+// A small CLIP byte-level BPE tokenizer with the files Stable Diffusion repositories publish in
+// tokenizer/ (vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json; no
+// tokenizer.json): every byte as a symbol and as a word end (`</w>`), merges that spell a few
+// hundred common words, and the two CLIP special tokens last, in CLIP's vocabulary order.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -78,60 +79,24 @@ export function buildClipTokenizer(): ClipTokenizerFiles {
 export async function writeClipTokenizer(dir: string): Promise<{ vocabSize: number; startId: number; endId: number }> {
   const { vocab, merges, startId, endId } = buildClipTokenizer();
   await mkdir(dir, { recursive: true });
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true });
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(startId, clipStartToken), special(endId, clipEndToken)],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
-    },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        {
-          type: 'Split',
-          pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
-          behavior: 'Removed',
-          invert: true,
-        },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: {
-      type: 'RobertaProcessing',
-      sep: [clipEndToken, endId],
-      cls: [clipStartToken, startId],
-      trim_offsets: false,
-      add_prefix_space: false,
-    },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: clipEndToken,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '</w>',
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
-  };
   const specialTokens = { bos_token: clipStartToken, eos_token: clipEndToken, unk_token: clipEndToken, pad_token: clipEndToken };
+  // As CompVis/stable-diffusion-v1-4's tokenizer/tokenizer_config.json (which OFA-Sys's small SD copies).
+  const addedToken = (content: string) => ({ __type: 'AddedToken', content, lstrip: false, normalized: true, rstrip: false, single_word: false });
   const tokenizerConfig = {
-    tokenizer_class: 'CLIPTokenizer',
-    model_max_length: clipMaxLength,
-    do_lower_case: true,
     add_prefix_space: false,
+    bos_token: addedToken(clipStartToken),
+    do_lower_case: true,
+    eos_token: addedToken(clipEndToken),
     errors: 'replace',
-    ...specialTokens,
+    model_max_length: clipMaxLength,
+    name_or_path: 'openai/clip-vit-large-patch14',
+    pad_token: clipEndToken,
+    special_tokens_map_file: './special_tokens_map.json',
+    tokenizer_class: 'CLIPTokenizer',
+    unk_token: addedToken(clipEndToken),
   };
   await writeFile(join(dir, 'vocab.json'), JSON.stringify(vocab));
   await writeFile(join(dir, 'merges.txt'), `#version: 0.2\n${merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
-  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
   await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(specialTokens, null, 2));
   return { vocabSize: endId + 1, startId, endId };

@@ -1,8 +1,13 @@
-// A small sentencepiece-style Unigram tokenizer in the Hugging Face tokenizer.json format T5 ships:
-// `<pad>`=0, `</s>`=1, `<unk>`=2, pieces with the ▁ word-start marker, `</s>` appended to every input.
-// It covers English letters, digits and punctuation, so any English text encodes.
+// A small T5 tokenizer in the files T5 repositories publish: a SentencePiece Unigram model
+// (spiece.model) with `<pad>`=0, `</s>`=1, `<unk>`=2, pieces with the ▁ word-start marker and
+// SentencePiece's nmt_nfkc normalization rules, plus tokenizer_config.json and
+// special_tokens_map.json as T5Tokenizer.save_pretrained writes them. It covers English letters,
+// digits and punctuation, so any English text encodes.
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { writeSentencePieceModel, type SentencePiece } from '@curator/tokenizers';
 
 const commonWords = (
   'the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were ' +
@@ -40,34 +45,46 @@ export function t5TokenizerVocab(vocabSize: number): [string, number][] {
   return vocab;
 }
 
-/** tokenizer.json content for {@link t5TokenizerVocab}. */
-export function t5TokenizerJson(vocabSize: number): Record<string, unknown> {
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  const metaspace = { type: 'Metaspace', replacement: '▁', add_prefix_space: true, prepend_scheme: 'always', split: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>')],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }],
-    },
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, metaspace] },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
-    },
-    decoder: metaspace,
-    model: { type: 'Unigram', unk_id: 2, vocab: t5TokenizerVocab(vocabSize), byte_fallback: false },
-  };
+/**
+ * SentencePiece's built-in nmt_nfkc rules as its trainer compiles them into every model trained
+ * with them (see assets/README.md).
+ */
+let charsmap: Uint8Array | undefined;
+function nmtNfkcCharsmap(): Uint8Array {
+  charsmap ??= gunzipSync(readFileSync(new URL('../assets/nmt_nfkc.charsmap.gz', import.meta.url)));
+  return charsmap;
 }
 
-/** Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`. */
+const pieceType = (piece: string): SentencePiece['type'] => (piece === '<unk>' ? 'unknown' : piece === '<pad>' || piece === '</s>' ? 'control' : 'normal');
+
+/** spiece.model for {@link t5TokenizerVocab}: what SentencePiece's trainer writes with T5's settings. */
+export function t5SentencePieceModel(vocabSize: number): Uint8Array {
+  const pieces = t5TokenizerVocab(vocabSize).map(([piece, score]) => ({ piece, score, type: pieceType(piece) }));
+  return writeSentencePieceModel({
+    pieces,
+    trainerSpec: {
+      modelType: 'unigram',
+      vocabSize: pieces.length,
+      byteFallback: false,
+      unkId: 2,
+      bosId: -1,
+      eosId: 1,
+      padId: 0,
+      unkPiece: '<unk>',
+      bosPiece: '<s>',
+      eosPiece: '</s>',
+      padPiece: '<pad>',
+    },
+    normalizerSpec: { name: 'nmt_nfkc', precompiledCharsmap: nmtNfkcCharsmap(), addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true },
+  });
+}
+
+/**
+ * Writes spiece.model, tokenizer_config.json and special_tokens_map.json into `dir`. The model has
+ * no sentinel tokens (extra_ids 0): its whole vocabulary is pieces.
+ */
 export async function writeT5Tokenizer(dir: string, options: { vocabSize: number; modelMaxLength?: number }): Promise<void> {
-  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(t5TokenizerJson(options.vocabSize)));
+  await writeFile(join(dir, 'spiece.model'), t5SentencePieceModel(options.vocabSize));
   const tokens = { eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' };
   await writeFile(
     join(dir, 'tokenizer_config.json'),

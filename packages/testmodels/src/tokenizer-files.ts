@@ -1,9 +1,12 @@
-// Small but real tokenizer files for generated test models: a BERTweet vocab.txt + bpe.codes pair
-// (fairseq dictionary + fastBPE merges) and a BERT uncased WordPiece tokenizer.json. Every
-// printable ASCII character is in both vocabularies, so any English text encodes with few
-// unknown tokens; a few hundred common words and pieces make the encodings look like real ones.
+// Small but real tokenizer files for generated test models, in the files the real repositories
+// publish: BERTweet's vocab.txt + bpe.codes (fairseq dictionary + fastBPE merges) with
+// "normalization": false as finiteautomata/bertweet-base-sentiment-analysis has, and BERT's
+// vocab.txt + tokenizer.json as an AutoNLP repository holds them. Every printable ASCII character
+// is in both vocabularies, so any English text encodes with few unknown tokens; a few hundred
+// common words and pieces make the encodings look like real ones.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bertTokenizerJson } from '@curator/tokenizers';
 
 const LOWERCASE = 'abcdefghijklmnopqrstuvwxyz';
 const DIGITS = '0123456789';
@@ -21,8 +24,24 @@ export const COMMON_WORDS: readonly string[] = (
 const COMMON_SUFFIXES = ['ing', 'ed', 'er', 'es', 'ly', 'tion', 'ment', 'ness', 'est', 'ers', 's'];
 const COMMON_PREFIXES = ['th', 'in', 're', 'an', 'on', 'st', 'con', 'pro', 'un'];
 
-/** BERTweet's normalization turns mentions, links and emoji into these words. */
+/**
+ * The words the sentiment model's input is made of after pysentimiento's preprocessing (mentions,
+ * links, hashtags, emoji names) or BERTweet's own normalization (emoji as ":name:", contractions).
+ */
 const BERTWEET_SPECIAL_WORDS = [
+  'emoji',
+  'hashtag',
+  'face',
+  'tears',
+  'joy',
+  'red',
+  'heart',
+  'thumbs',
+  'fire',
+  'smiling',
+  'heart-eyes',
+  'crying',
+  'grinning',
   '@USER',
   'HTTPURL',
   ':face_with_tears_of_joy:',
@@ -139,7 +158,7 @@ export async function writeBertweetTokenizerFiles(dir: string, options: Bertweet
     writeFile(join(dir, 'bpe.codes'), `${codeLines.join('\n')}\n`),
     writeFile(
       join(dir, 'tokenizer_config.json'),
-      `${JSON.stringify({ tokenizer_class: 'BertweetTokenizer', normalization: true, model_max_length: options.modelMaxLength ?? 128, ...specialTokens }, null, 2)}\n`,
+      `${JSON.stringify({ tokenizer_class: 'BertweetTokenizer', normalization: false, model_max_length: options.modelMaxLength ?? 128, ...specialTokens }, null, 2)}\n`,
     ),
     writeFile(join(dir, 'special_tokens_map.json'), `${JSON.stringify(specialTokens, null, 2)}\n`),
   ]);
@@ -156,15 +175,19 @@ export interface BertWordPieceTokenizerOptions {
 const BERT_SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
 
 /**
- * Writes a BERT uncased WordPiece tokenizer.json and tokenizer_config.json: [PAD]=0, [UNK]=1,
- * [CLS]=2, [SEP]=3, [MASK]=4, then characters, "##" continuations, pieces and common words.
+ * Writes a BERT uncased WordPiece vocab.txt, the tokenizer.json transformers' BertTokenizerFast
+ * saves for it, tokenizer_config.json and special_tokens_map.json: [PAD]=0, [UNK]=1, [CLS]=2,
+ * [SEP]=3, [MASK]=4, then characters, "##" continuations, pieces and common words.
  */
 export async function writeBertWordPieceTokenizer(dir: string, options: BertWordPieceTokenizerOptions = {}): Promise<WrittenTokenizer> {
   await mkdir(dir, { recursive: true });
-  const vocab: Record<string, number> = {};
-  let size = 0;
+  const tokens: string[] = [];
+  const seen = new Set<string>();
   const add = (token: string): void => {
-    if (!(token in vocab)) vocab[token] = size++;
+    if (!seen.has(token)) {
+      seen.add(token);
+      tokens.push(token);
+    }
   };
   for (const special of BERT_SPECIAL_TOKENS) add(special);
   for (const character of `${LOWERCASE}${DIGITS}${PUNCTUATION}`) add(character);
@@ -173,28 +196,7 @@ export async function writeBertWordPieceTokenizer(dir: string, options: BertWord
   for (const prefix of COMMON_PREFIXES) add(prefix);
   for (const word of [...COMMON_WORDS, ...(options.extraWords ?? [])]) add(word.toLowerCase());
 
-  const addedToken = (content: string) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  const special = (content: string, typeId = 0) => ({ SpecialToken: { id: content, type_id: typeId } });
-  const sequence = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: BERT_SPECIAL_TOKENS.map(addedToken),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]'), sequence('A', 0), special('[SEP]')],
-      pair: [special('[CLS]'), sequence('A', 0), special('[SEP]'), sequence('B', 1), special('[SEP]', 1)],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [vocab['[CLS]']], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [vocab['[SEP]']], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  };
+  const specialTokens = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
   const tokenizerConfig = {
     tokenizer_class: 'BertTokenizer',
     do_lower_case: true,
@@ -202,15 +204,14 @@ export async function writeBertWordPieceTokenizer(dir: string, options: BertWord
     tokenize_chinese_chars: true,
     clean_up_tokenization_spaces: true,
     model_max_length: options.modelMaxLength ?? 512,
-    pad_token: '[PAD]',
-    unk_token: '[UNK]',
-    cls_token: '[CLS]',
-    sep_token: '[SEP]',
-    mask_token: '[MASK]',
+    ...specialTokens,
   };
+  const vocabTxt = `${tokens.join('\n')}\n`;
   await Promise.all([
-    writeFile(join(dir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson)}\n`),
+    writeFile(join(dir, 'vocab.txt'), vocabTxt),
+    writeFile(join(dir, 'tokenizer.json'), `${JSON.stringify(bertTokenizerJson(vocabTxt, tokenizerConfig))}\n`),
     writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`),
+    writeFile(join(dir, 'special_tokens_map.json'), `${JSON.stringify(specialTokens, null, 2)}\n`),
   ]);
-  return { vocabSize: size };
+  return { vocabSize: tokens.length };
 }

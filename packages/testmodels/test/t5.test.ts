@@ -4,6 +4,7 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from '@curator/inference/ort';
+import { readSentencePieceModel } from '@curator/tokenizers';
 import { writeTestT5, tinyT5Config } from '../src/t5.ts';
 
 const layers = tinyT5Config.num_decoder_layers!;
@@ -31,10 +32,12 @@ test('the T5 export loads in onnxruntime with the optimum input and output names
   const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
   assert.equal(config.d_model, 32);
   assert.equal(config.feed_forward_proj, 'gated-gelu');
-  const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8'));
-  assert.equal(tokenizer.model.type, 'Unigram');
-  assert.deepEqual(tokenizer.model.vocab.slice(0, 3).map((p: [string, number]) => p[0]), ['<pad>', '</s>', '<unk>']);
-  assert.equal(tokenizer.model.vocab.length, tinyT5Config.vocab_size);
+  // T5 repositories publish spiece.model (SentencePiece), not only a tokenizer.json.
+  const spiece = readSentencePieceModel(await readFile(join(dir, 'spiece.model')));
+  assert.equal(spiece.trainerSpec.modelType, 'unigram');
+  assert.deepEqual(spiece.pieces.slice(0, 3).map((piece) => piece.piece), ['<pad>', '</s>', '<unk>']);
+  assert.equal(spiece.pieces.length, tinyT5Config.vocab_size);
+  await assert.rejects(readFile(join(dir, 'tokenizer.json')), { code: 'ENOENT' });
 });
 
 test('merged and split decoders share weights: the first step and a cached step give the same logits', async (t) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,7 +40,8 @@ describe('writeBertweetTokenizerFiles', () => {
     const codes = (await readFile(join(dir, 'bpe.codes'), 'utf8')).trimEnd().split('\n');
     assert.ok(codes.length > 100 && codes.every((line) => /^\S+ \S+ \d+$/.test(line)));
     const config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
-    assert.equal(config.normalization, true);
+    // As finiteautomata/bertweet-base-sentiment-analysis publishes it.
+    assert.equal(config.normalization, false);
   });
 
   it('encodes English text with no unknown token and every id inside the vocabulary', () => {
@@ -51,11 +52,19 @@ describe('writeBertweetTokenizerFiles', () => {
     }
   });
 
-  it('gives common words, @USER, HTTPURL and emoji names whole tokens', () => {
-    assert.deepEqual(tokenizer.tokenize('the government said @someone https://x.y/z 😂'), ['the', 'government', 'said', '@USER', 'HTTPURL', ':face_with_tears_of_joy:']);
+  it("gives the words of pysentimiento's preprocessing whole tokens: @USER, HTTPURL, hashtag, emoji names", () => {
+    const tokens = tokenizer.tokenize('the government said @someone https://example.com/news 😂 #BreakingNews');
+    assert.deepEqual(tokens.slice(0, 13), ['the', 'government', 'said', '@USER', 'HTTPURL', 'emoji', 'face', 'with', 'tears', 'of', 'joy', 'emoji', 'hashtag']);
+    assert.equal(tokens.slice(13).join(' ').replaceAll('@@ ', ''), 'breaking news');
     // A word outside the list still encodes, in pieces.
     const pieces = tokenizer.tokenize('zebra');
     assert.ok(pieces.length > 1 && pieces.slice(0, -1).every((piece) => piece.endsWith('@@')));
+  });
+
+  it("keeps the Hugging Face pipeline's view (the raw text) as an option", async () => {
+    const raw = await loadTokenizer(dir, { preprocessing: 'huggingface' });
+    assert.ok(raw.tokenize('@someone').length > 1);
+    assert.notDeepEqual(raw.encode('@someone 😂').inputIds, tokenizer.encode('@someone 😂').inputIds);
   });
 
   it('only meets unknown tokens for characters outside ASCII', () => {
@@ -78,6 +87,7 @@ describe('writeBertWordPieceTokenizer', () => {
 
   it('writes a tokenizer.json that loads as a BERT tokenizer with [PAD]=0 and a 512 limit', () => {
     assert.equal(tokenizer.kind, 'huggingface');
+    assert.equal(tokenizer.source, 'tokenizer.json');
     assert.equal(tokenizer.padTokenId, 0);
     assert.equal(tokenizer.modelMaxLength, 512);
     assert.ok(vocabSize > 150 && vocabSize < 2000, `vocabSize ${vocabSize}`);
@@ -92,5 +102,17 @@ describe('writeBertWordPieceTokenizer', () => {
     const encoding = tokenizer.encode('The news');
     assert.equal(encoding.inputIds.length, 4); // [CLS] the news [SEP]
     assert.deepEqual(tokenizer.tokenize('The Government playing'), ['the', 'government', 'p', '##l', '##a', '##y', '##ing']);
+  });
+
+  it('writes the vocab.txt the tokenizer.json comes from: both give the same ids', async () => {
+    const vocabOnly = await mkdtemp(join(tmpdir(), 'curator-wordpiece-vocab-'));
+    try {
+      for (const file of ['vocab.txt', 'tokenizer_config.json']) await writeFile(join(vocabOnly, file), await readFile(join(dir, file)));
+      const fromVocab = await loadTokenizer(vocabOnly);
+      assert.equal(fromVocab.source, 'vocab.txt');
+      for (const text of [...ENGLISH, 'Café NAÏVE']) assert.deepEqual(fromVocab.encode(text).inputIds, tokenizer.encode(text).inputIds, text);
+    } finally {
+      await rm(vocabOnly, { recursive: true, force: true });
+    }
   });
 });

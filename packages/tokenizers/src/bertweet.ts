@@ -1,15 +1,25 @@
 import { CuratorError } from '@curator/contracts';
 import { demojizeCodePoint, isSingleCodePoint } from './emoji-names.ts';
 import { assemble, encodeBatch, resolveMaxLength } from './sequence.ts';
+import { preprocessTweet } from './pysentimiento.ts';
 import { PYTHON_WHITESPACE, tweetTokenize } from './tweet-tokenizer.ts';
 import type { BatchEncoding, DecodeOptions, EncodeBatchOptions, EncodeOptions, Encoding, TextTokenizer } from './types.ts';
 
 /** BERTweet's positional embeddings hold 130 rows, of which 128 are usable positions. */
 export const BERTWEET_MAX_LENGTH = 128;
 
+/**
+ * What the text goes through before the tokenizer: 'pysentimiento', the preprocessing the
+ * sentiment model's authors trained and serve it with (see pysentimiento.ts), or 'huggingface',
+ * nothing, as transformers' pipeline("sentiment-analysis") does.
+ */
+export type BertweetPreprocessing = 'pysentimiento' | 'huggingface';
+
 export interface BertweetOptions {
-  /** Tweet normalization before BPE (mentions, URLs, emoji, contractions). Default true. */
+  /** transformers' BertweetTokenizer `normalization` (mentions, URLs, emoji, contractions). Default true. */
   normalization?: boolean;
+  /** Default 'huggingface' here; loadTokenizer defaults to 'pysentimiento'. */
+  preprocessing?: BertweetPreprocessing;
   modelMaxLength?: number;
 }
 
@@ -88,6 +98,7 @@ function pairKey(left: string, right: string): string {
 
 export class BertweetTokenizer implements TextTokenizer {
   readonly kind = 'bertweet' as const;
+  readonly source = 'vocab.txt+bpe.codes' as const;
   readonly padTokenId = 1;
   readonly bosTokenId = 0;
   readonly eosTokenId = 2;
@@ -95,6 +106,7 @@ export class BertweetTokenizer implements TextTokenizer {
   readonly maskTokenId: number;
   readonly modelMaxLength: number;
   readonly normalization: boolean;
+  readonly preprocessing: BertweetPreprocessing;
   readonly vocabSize: number;
 
   readonly #encoder: Map<string, number>;
@@ -111,6 +123,7 @@ export class BertweetTokenizer implements TextTokenizer {
     this.maskTokenId = encoder.get(MASK)!;
     this.vocabSize = encoder.size;
     this.normalization = options.normalization ?? true;
+    this.preprocessing = options.preprocessing ?? 'huggingface';
     this.modelMaxLength = options.modelMaxLength ?? BERTWEET_MAX_LENGTH;
     this.#specialIds = new Set([this.bosTokenId, this.padTokenId, this.eosTokenId, this.unkTokenId, this.maskTokenId]);
   }
@@ -137,8 +150,14 @@ export class BertweetTokenizer implements TextTokenizer {
       .join(' ');
   }
 
+  /** The text the tokenizer's own normalization and BPE see: pysentimiento's rewrite, or the text itself. */
+  preprocess(text: string): string {
+    return this.preprocessing === 'pysentimiento' ? preprocessTweet(text) : text;
+  }
+
   tokenize(text: string): string[] {
-    const normalized = this.normalization ? this.normalizeTweet(text) : text;
+    const prepared = this.preprocess(text);
+    const normalized = this.normalization ? this.normalizeTweet(prepared) : prepared;
     return Array.from(normalized.matchAll(BPE_WORD), (match) => this.#bpe(match[0])).flat();
   }
 

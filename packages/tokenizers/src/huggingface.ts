@@ -1,7 +1,9 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CuratorError } from '@curator/contracts';
+import { tokenContent } from './converters.ts';
+import { matchRustTokenizers } from './fidelity.ts';
 import { assemble, encodeBatch, resolveMaxLength } from './sequence.ts';
-import type { BatchEncoding, DecodeOptions, EncodeBatchOptions, EncodeOptions, Encoding, TextTokenizer } from './types.ts';
+import type { BatchEncoding, DecodeOptions, EncodeBatchOptions, EncodeOptions, Encoding, TextTokenizer, TokenizerSource } from './types.ts';
 
 /** Used when neither tokenizer_config.json nor tokenizer.json states a limit: BERT's and T5's. */
 export const DEFAULT_MODEL_MAX_LENGTH = 512;
@@ -11,19 +13,23 @@ const UNLIMITED = 1e9;
 export interface HuggingFaceTokenizerOptions {
   /** Overrides model_max_length from the tokenizer files. */
   modelMaxLength?: number;
+  /** The files the tokenizer.json came from (default: a tokenizer.json file). */
+  source?: TokenizerSource;
 }
 
 type JsonObject = Record<string, unknown>;
 
-/** A special token in tokenizer_config.json: a string or an AddedToken object. */
-function tokenContent(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as JsonObject).content === 'string') return (value as JsonObject).content as string;
-  return null;
-}
-
 function asObject(value: unknown): JsonObject {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : {};
+}
+
+/**
+ * Whether decoding joins " ." into "." and the like: as tokenizer_config.json says, else as
+ * transformers 4's tokenizer classes default (true only for BERT's family, the WordPiece ones).
+ */
+function cleansUpSpaces(json: JsonObject, config: JsonObject): boolean {
+  if (typeof config.clean_up_tokenization_spaces === 'boolean') return config.clean_up_tokenization_spaces;
+  return asObject(json.model).type === 'WordPiece';
 }
 
 /**
@@ -32,6 +38,7 @@ function asObject(value: unknown): JsonObject {
  */
 export class HuggingFaceTokenizer implements TextTokenizer {
   readonly kind = 'huggingface' as const;
+  readonly source: TokenizerSource;
   readonly padTokenId: number;
   readonly eosTokenId: number | null;
   readonly bosTokenId: number | null;
@@ -46,10 +53,13 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   constructor(tokenizerJson: unknown, tokenizerConfig: unknown = {}, options: HuggingFaceTokenizerOptions = {}) {
     const json = asObject(tokenizerJson);
     const config = asObject(tokenizerConfig);
+    this.source = options.source ?? 'tokenizer.json';
     try {
-      this.#tokenizer = new Tokenizer(json, config);
+      this.#tokenizer = new Tokenizer(json, { ...config, clean_up_tokenization_spaces: cleansUpSpaces(json, config) });
+      matchRustTokenizers(this.#tokenizer);
     } catch (error) {
-      throw new CuratorError('model_load_failed', `tokenizer.json could not be read: ${(error as Error).message}`, { cause: error });
+      if (error instanceof CuratorError) throw error;
+      throw new CuratorError('model_load_failed', `${this.source} could not be read: ${(error as Error).message}`, { cause: error });
     }
     const addedTokens = this.#tokenizer.get_added_tokens_decoder();
     const idOf = (token: string | null): number | null => (token === null ? null : (this.#tokenizer.token_to_id(token) ?? null));

@@ -31,8 +31,12 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
+/** The files a tokenizer was built from, in the order loadTokenizer looks for them. */
+export type TokenizerSource = 'tokenizer.json' | 'spiece.model' | 'vocab.json+merges.txt' | 'vocab.txt+bpe.codes' | 'vocab.txt';
+
 export interface TextTokenizer {
   readonly kind: 'bertweet' | 'huggingface';
+  readonly source: TokenizerSource;
   readonly padTokenId: number;
   readonly eosTokenId: number | null;
   readonly bosTokenId: number | null;

@@ -249,14 +249,14 @@ describe('loadTokenizer for a BERTweet folder', () => {
     }
   });
 
-  it('says which files it looked for when there is no tokenizer', async () => {
+  it('needs both files: bpe.codes alone is no tokenizer', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'curator-empty-'));
     try {
-      await writeFile(join(dir, 'vocab.txt'), `${VOCAB}\n`);
+      await writeFile(join(dir, 'bpe.codes'), `${MERGES}\n`);
       await assert.rejects(
         loadTokenizer(dir),
         (error: unknown) =>
-          error instanceof CuratorError && error.code === 'model_missing' && /vocab\.txt/.test(error.message) && /bpe\.codes/.test(error.message) && /tokenizer\.json/.test(error.message),
+          error instanceof CuratorError && error.code === 'model_missing' && /vocab\.txt \+ bpe\.codes/.test(error.message) && /tokenizer\.json/.test(error.message),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
