@@ -1,4 +1,4 @@
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { CuratorError } from '@curator/contracts';
 import type { ExtractedArticle } from './extract.ts';
@@ -23,7 +23,8 @@ export interface ArticleExtractor {
   /**
    * The article in `html` (fetched from `url`, which resolves relative links and names the page in errors).
    * Fails with `extraction_budget_exceeded` when the page is too deep, has too many nodes, runs past the
-   * deadline or the heap limit; `extraction_failed` when no article is found; `canceled` when `signal` aborts.
+   * deadline or the heap limit; `extraction_failed` when no article is found; `canceled` when `signal` aborts;
+   * `internal_error` (retryable) when no thread can start.
    */
   extract(html: string, url: string, options?: { signal?: AbortSignal }): Promise<ExtractedArticle>;
   /** Stops the threads at once; extractions in flight fail with `worker_shutdown`. */
@@ -64,10 +65,16 @@ export function createArticleExtractor(options: ArticleExtractorOptions = {}): A
     idleTimeout: idleThreadMs,
     resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
   });
-  // A thread that dies between tasks (out of memory while idle cannot happen, but a crash could) is replaced
-  // by piscina; the event only needs a listener so it does not become an uncaught 'error'.
-  pool.on('error', () => {});
   let closed = false;
+  /** Extractions not yet begun by a thread: the ones to fail should no thread be able to start. */
+  const waiting = new Set<(reason: Error) => void>();
+  // A thread died outside a task: at start-up (jsdom failed to load, a heap limit too small for it) or idle.
+  // After a start-up failure piscina starts no thread for queued tasks, so they would wait forever: fail
+  // them instead (each later extraction tries a new thread again, and fails as fast if it dies too).
+  pool.on('error', (error: Error) => {
+    if (pool.threads.length > 0) return;
+    for (const fail of [...waiting]) fail(error);
+  });
 
   const extract = async (html: string, url: string, { signal }: { signal?: AbortSignal } = {}): Promise<ExtractedArticle> => {
     if (closed) throw new CuratorError('worker_shutdown', 'The article extractor is closed', { retryable: true });
@@ -75,8 +82,17 @@ export function createArticleExtractor(options: ArticleExtractorOptions = {}): A
     const stop = new AbortController();
     const { port1: startedListener, port2: started } = new MessageChannel();
     let overran = false;
+    let begun = false;
+    let threadFailure: Error | undefined;
+    const failUnstarted = (reason: Error) => {
+      threadFailure = reason;
+      stop.abort();
+    };
+    waiting.add(failUnstarted);
     let deadline: NodeJS.Timeout | undefined;
     startedListener.once('message', () => {
+      begun = true;
+      waiting.delete(failUnstarted);
       deadline = setTimeout(() => {
         overran = true;
         stop.abort();
@@ -93,11 +109,19 @@ export function createArticleExtractor(options: ArticleExtractorOptions = {}): A
       if (overran) throw new CuratorError('extraction_budget_exceeded', `Extracting the article at ${url} took longer than the ${limits.timeoutMs} ms limit; it was stopped`, { cause: error });
       if (closed) throw new CuratorError('worker_shutdown', 'The article extractor closed during the extraction', { retryable: true, cause: error });
       if (signal?.aborted) throw new CuratorError('canceled', 'The extraction was canceled', { cause: error });
+      // The thread's "begun" may still sit in the port, behind the news of its death.
+      begun ||= receiveMessageOnPort(startedListener) !== undefined;
+      const reason = threadFailure ?? (error as Error);
+      if (!begun) {
+        // Not the page's fault: no thread got as far as reading it. Another try (another worker) may do.
+        throw new CuratorError('internal_error', `No article extraction thread could start: ${reason.message}`, { retryable: true, cause: reason });
+      }
       if ((error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
         throw new CuratorError('extraction_budget_exceeded', `Extracting the article at ${url} needed more than the ${maxHeapMb} MB memory limit; it was stopped`, { cause: error });
       }
-      throw new CuratorError('extraction_failed', `The extraction thread failed on the page at ${url}: ${(error as Error).message}`, { cause: error });
+      throw new CuratorError('extraction_failed', `The extraction thread failed on the page at ${url}: ${reason.message}`, { cause: error });
     } finally {
+      waiting.delete(failUnstarted);
       clearTimeout(deadline);
       startedListener.close();
       signal?.removeEventListener('abort', cancel);

@@ -151,6 +151,29 @@ describe('extraction off the main thread', () => {
     }
   });
 
+  test('a page that needs more than the heap limit is extraction_budget_exceeded, and the next one gets a fresh thread', { timeout: 120_000 }, async () => {
+    // jsdom starts in well under 80 MB; a 5 MB page (73,000 nodes, let through here) needs over 128 MB.
+    const extractor = createArticleExtractor({ maxNodes: 10_000_000, timeoutMs: 600_000, threads: 1, maxHeapMb: 80 });
+    try {
+      await assert.rejects(extractor.extract(realShapedPage(5_000_000), 'https://huge.example/'), failsWith('extraction_budget_exceeded', /more than the 80 MB memory limit/));
+      assert.equal((await extractor.extract(newsPage, 'https://courier.example/news/sea-wall')).title, newsTitle);
+    } finally {
+      await extractor.close();
+    }
+  });
+
+  test('when no thread can start, extractions fail at once (retryable) instead of waiting forever', { timeout: 120_000 }, async () => {
+    // A heap too small for jsdom itself: every thread dies while starting.
+    const extractor = createArticleExtractor({ threads: 1, maxHeapMb: 4 });
+    const failsToStart = (error: unknown) => error instanceof CuratorError && error.code === 'internal_error' && error.retryable && /No article extraction thread could start/.test(error.message);
+    try {
+      await assert.rejects(extractor.extract(newsPage, 'https://courier.example/'), failsToStart);
+      await assert.rejects(extractor.extract(newsPage, 'https://courier.example/'), failsToStart);
+    } finally {
+      await extractor.close();
+    }
+  });
+
   test('closing the extractor fails extractions in flight and later ones with worker_shutdown', async () => {
     const extractor = createArticleExtractor({ ...noShapeLimits, timeoutMs: 600_000, threads: 1 });
     const inFlight = assert.rejects(extractor.extract(minutesOfWork, 'https://deep.example/'), (error: unknown) => error instanceof CuratorError && error.code === 'worker_shutdown' && error.retryable);
