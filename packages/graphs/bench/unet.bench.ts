@@ -3,7 +3,7 @@
 // into a temporary folder, reports build time and peak RSS, then times UNet steps at 512x512 with
 // classifier-free guidance (batch 2) and one VAE decode, on onnxruntime-node's CPU provider with the
 // session options the diffusion engine uses (graph optimization "all").
-//   node packages/graphs/bench/unet.bench.ts [--steps 3] [--size 512] [--attention fused|standard]
+//   node packages/graphs/bench/unet.bench.ts [--steps 3] [--size 512] [--attention fused|standard] [--optimization all|extended]
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +17,19 @@ import { diffusionRandomWeights } from '../src/diffusion-weights.ts';
 import type { AttentionKernel } from '../src/diffusion-graph.ts';
 
 const { values: args } = parseArgs({
-  options: { steps: { type: 'string', default: '3' }, size: { type: 'string', default: '512' }, attention: { type: 'string', default: 'fused' } },
+  options: {
+    steps: { type: 'string', default: '3' },
+    size: { type: 'string', default: '512' },
+    attention: { type: 'string', default: 'fused' },
+    optimization: { type: 'string', default: 'all' },
+  },
 });
 const steps = Number(args.steps);
 const size = Number(args.size);
 const attentionKernel = args.attention as AttentionKernel;
+// "all" (the engine's default) adds onnxruntime's NCHWc layout for convolutions, with a reordered
+// copy of every conv weight; "extended" keeps the mapped external data as it is.
+const optimization = args.optimization as 'all' | 'extended';
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 const seconds = (from: number) => (performance.now() - from) / 1000;
@@ -52,16 +60,25 @@ try {
   note('UNet build (442 tensors, fp32, external data)', `${seconds(t).toFixed(1)} s`);
   note('UNet files', `model.onnx ${((await stat(unetPath)).size / 2 ** 20).toFixed(1)} MiB + model.onnx_data ${gib((await stat(written.file.dataPath!)).size)}`);
   note('peak RSS after the UNet build', gib(peakRss()));
+  // The same build from a source that hands over ready arrays: what writing costs without drawing
+  // 579M Gaussian numbers (a checkpoint conversion reads them from disk instead).
+  t = performance.now();
+  await writeUnet(join(dir, 'unet-at-hand', 'model.onnx'), unetConfig, { get: async (_name, shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.01) }, {
+    attentionKernel,
+    externalData: { file: 'model.onnx_data' },
+  });
+  note('UNet build from weights at hand (no random generation)', `${seconds(t).toFixed(1)} s, peak RSS still ${gib(peakRss())}`);
+  await rm(join(dir, 'unet-at-hand'), { recursive: true, force: true });
   t = performance.now();
   const vaePath = join(dir, 'vae_decoder', 'model.onnx');
   await writeVaeDecoder(vaePath, vaeConfig, diffusionRandomWeights(2), { attentionKernel });
   note('VAE decoder build', `${seconds(t).toFixed(1)} s (${((await stat(vaePath)).size / 2 ** 20).toFixed(0)} MiB)`);
   note('peak RSS after both builds', gib(peakRss()));
 
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionProviders: ['cpu'] };
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: optimization, executionProviders: ['cpu'] };
   t = performance.now();
   const unet = await ort.InferenceSession.create(unetPath, options);
-  note('UNet session load', `${seconds(t).toFixed(1)} s, RSS then ${gib(process.memoryUsage().rss)}`);
+  note(`UNet session load (graph optimization ${optimization})`, `${seconds(t).toFixed(1)} s, RSS then ${gib(process.memoryUsage().rss)}`);
   const latent = size / 8;
   const sample = new Float32Array(2 * 4 * latent * latent);
   for (let i = 0; i < sample.length; i++) sample[i] = Math.sin(i * 0.37);
