@@ -1,13 +1,14 @@
 // A small T5 tokenizer in the files T5 repositories publish: a SentencePiece Unigram model
 // (spiece.model) with `<pad>`=0, `</s>`=1, `<unk>`=2, pieces with the ▁ word-start marker and
-// SentencePiece's nmt_nfkc normalization rules, plus tokenizer_config.json and
-// special_tokens_map.json as T5Tokenizer.save_pretrained writes them. It covers English letters,
-// digits and punctuation, so any English text encodes.
+// SentencePiece's nmt_nfkc normalization rules; the tokenizer.json a fast tokenizer saves for it
+// (t5-small publishes both); tokenizer_config.json and special_tokens_map.json as
+// save_pretrained writes them. It covers English letters, digits and punctuation, so any English
+// text encodes.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { writeSentencePieceModel, type SentencePiece } from '@curator/tokenizers';
+import { readSentencePieceModel, t5TokenizerJson, writeSentencePieceModel, type SentencePiece } from '@curator/tokenizers';
 
 const commonWords = (
   'the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were ' +
@@ -79,16 +80,24 @@ export function t5SentencePieceModel(vocabSize: number): Uint8Array {
   });
 }
 
+export interface T5TokenizerFilesOptions {
+  vocabSize: number;
+  modelMaxLength?: number;
+  /** Also write tokenizer.json, as t5-small has (default true); false: spiece.model is the only tokenizer. */
+  tokenizerJson?: boolean;
+}
+
 /**
- * Writes spiece.model, tokenizer_config.json and special_tokens_map.json into `dir`. The model has
- * no sentinel tokens (extra_ids 0): its whole vocabulary is pieces.
+ * Writes spiece.model, tokenizer.json, tokenizer_config.json and special_tokens_map.json into
+ * `dir`. The model has no sentinel tokens (extra_ids 0): its whole vocabulary is pieces.
  */
-export async function writeT5Tokenizer(dir: string, options: { vocabSize: number; modelMaxLength?: number }): Promise<void> {
-  await writeFile(join(dir, 'spiece.model'), t5SentencePieceModel(options.vocabSize));
+export async function writeT5Tokenizer(dir: string, options: T5TokenizerFilesOptions): Promise<void> {
+  const spiece = t5SentencePieceModel(options.vocabSize);
   const tokens = { eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' };
-  await writeFile(
-    join(dir, 'tokenizer_config.json'),
-    JSON.stringify({ tokenizer_class: 'T5Tokenizer', model_max_length: options.modelMaxLength ?? 512, extra_ids: 0, additional_special_tokens: [], ...tokens }, null, 2),
-  );
+  const config = { tokenizer_class: 'T5Tokenizer', model_max_length: options.modelMaxLength ?? 512, extra_ids: 0, additional_special_tokens: [], ...tokens };
+  await writeFile(join(dir, 'spiece.model'), spiece);
+  // What a fast tokenizer made from this spiece.model saves (the same conversion Curator runs).
+  if (options.tokenizerJson !== false) await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(t5TokenizerJson(readSentencePieceModel(spiece), config)));
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
   await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(tokens, null, 2));
 }

@@ -8,7 +8,7 @@ export const testModelRoles = ['sentiment', 'genre', 'summarizer', 'headline', '
 export type TestModelRole = (typeof testModelRoles)[number];
 
 /** Bumped whenever a generator's output changes, so stale folders are regenerated. */
-export const testModelsVersion = '6';
+export const testModelsVersion = '7';
 const versionFile = '.testmodels-version';
 
 const writers: Record<TestModelRole, (dir: string) => Promise<unknown>> = {

@@ -1,5 +1,5 @@
 // The CLIP and T5 tokenizer files of the generated test models: the files the real repositories
-// publish (no tokenizer.json), and Curator's tokenizers load them.
+// publish (Stable Diffusion: no tokenizer.json), and Curator's tokenizers load them.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,10 +34,10 @@ test("CLIP: Stable Diffusion's tokenizer/ files, read as CLIP and padded to 77 w
   });
 });
 
-test('T5: spiece.model with the nmt_nfkc rules and the pieces, tokenizer_config.json, no tokenizer.json', async () => {
+test('T5: spiece.model with the nmt_nfkc rules and the pieces, the tokenizer.json made from it, tokenizer_config.json', async () => {
   await withDir(async (dir) => {
     await writeT5Tokenizer(dir, { vocabSize: 300 });
-    assert.deepEqual((await readdir(dir)).sort(), ['special_tokens_map.json', 'spiece.model', 'tokenizer_config.json']);
+    assert.deepEqual((await readdir(dir)).sort(), ['special_tokens_map.json', 'spiece.model', 'tokenizer.json', 'tokenizer_config.json']);
     const model = readSentencePieceModel(await readFile(join(dir, 'spiece.model')));
     assert.deepEqual(
       model.pieces.map((piece) => [piece.piece, piece.score]),
@@ -45,9 +45,16 @@ test('T5: spiece.model with the nmt_nfkc rules and the pieces, tokenizer_config.
     );
     assert.deepEqual(model.pieces.slice(0, 3).map((piece) => piece.type), ['control', 'control', 'unknown']);
     assert.equal(model.normalizerSpec.name, 'nmt_nfkc');
+    const fromJson = await loadTokenizer(dir);
+    assert.equal(fromJson.source, 'tokenizer.json');
+    await rm(join(dir, 'tokenizer.json'));
+    // A repository with spiece.model alone gives the same tokenizer.
     const tokenizer = await loadTokenizer(dir);
     assert.equal(tokenizer.source, 'spiece.model');
     assert.deepEqual([tokenizer.padTokenId, tokenizer.eosTokenId, tokenizer.unkTokenId, tokenizer.modelMaxLength], [0, 1, 2, 512]);
+    for (const text of ['summarize: the government said', 'The report, in 2024!', 'ｔｈｅ\u3000news']) {
+      assert.deepEqual(tokenizer.encode(text).inputIds, fromJson.encode(text).inputIds, text);
+    }
     // The charsmap at work: full-width letters and the ideographic space are NFKC-folded first.
     assert.deepEqual(tokenizer.encode('ｔｈｅ\u3000news').inputIds, tokenizer.encode('the news').inputIds);
     assert.equal(tokenizer.decode(tokenizer.encode('summarize: the government said').inputIds, { skipSpecialTokens: true }), 'summarize: the government said');
