@@ -30,6 +30,7 @@ test('`curator start` runs the whole system in one process: classify and a whole
     const view = await waitFor(() => json(`${url}/jobs/${accepted.body.id}`), (r) => r.body.status === 'succeeded' || r.body.status === 'failed', 'the job');
     assert.equal(view.body.status, 'succeeded', JSON.stringify(view.body.error));
     assert.ok(['negative', 'neutral', 'positive'].includes(view.body.result.label));
+    assert.equal(view.body.result.models, 'test', 'test-model output says so');
 
     const invalid = await json(`${url}/jobs`, { method: 'POST', body: JSON.stringify({ type: 'classify', input: {} }) });
     assert.equal(invalid.status, 400);
@@ -79,11 +80,13 @@ test('gateway and worker as separate processes: events stream the job to complet
     const res = await fetch(`${url}${accepted.body.links.events}`);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     const text = await res.text(); // the stream ends when the job does
+    const field = (block: string, name: string) => block.split('\n').find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
     const events = text
       .split('\n\n')
-      .filter((block) => block.startsWith('event:'))
-      .map((block) => ({ event: block.split('\n')[0]!.slice('event: '.length), data: JSON.parse(block.split('\n')[1]!.slice('data: '.length)) }));
-    assert.equal(events[0]?.event, 'snapshot');
+      .filter((block) => field(block, 'data') !== undefined)
+      .map((block) => ({ id: field(block, 'id'), event: field(block, 'event')!, data: JSON.parse(field(block, 'data')!) }));
+    assert.ok(['snapshot', 'completed'].includes(events[0]!.event));
+    assert.ok(events.every((e) => e.id), 'each event carries its version as id, for Last-Event-ID');
     const last = events.at(-1)!;
     assert.equal(last.event, 'completed');
     assert.equal(last.data.job.status, 'succeeded');

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import Fastify from 'fastify';
 import { loadEnv } from '@curator/config';
-import { JobQueues, createRedis } from '@curator/queue';
+import { createRedis } from '@curator/queue';
 import { embeddedS3Credentials, startEmbeddedS3 } from '@curator/embedded-s3';
 import { createObjectStorage, storageOptionsFromEnv } from '@curator/storage';
-import { createMetrics } from '@curator/telemetry';
-import { buildGateway, JobChangeNotifier } from '../src/index.ts';
+import { createLogger, createMetrics } from '@curator/telemetry';
+import { buildGateway, createJobQueues } from '../src/index.ts';
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = 32;
@@ -47,9 +47,8 @@ const env = loadEnv({ ...process.env, LOG_LEVEL: 'silent', QUEUE_PREFIX: prefix,
 const redis = createRedis(env.REDIS_URL);
 const storage = createObjectStorage(storageOptionsFromEnv(env));
 await storage.ensureBucket();
-const queues = new JobQueues({ connection: redis, prefix, attempts: env.JOB_ATTEMPTS, backoffMs: env.JOB_BACKOFF_MS, ttlSeconds: env.JOB_TTL_SECONDS });
-const notifier = new JobChangeNotifier(redis, prefix);
-const gateway = await buildGateway({ env, queues, storage, metrics: createMetrics({ process: 'gateway' }), notifier });
+const queues = createJobQueues(env, createLogger('bench', 'warn'));
+const gateway = await buildGateway({ env, queues, storage, metrics: createMetrics({ process: 'gateway' }) });
 const gatewayUrl = await gateway.listen({ host: '127.0.0.1', port: 0 });
 
 const bare = Fastify();
@@ -72,7 +71,6 @@ try {
 } finally {
   await gateway.close();
   await bare.close();
-  await notifier.close();
   await queues.close();
   let cursor = '0';
   do {

@@ -1,3 +1,3 @@
 export { buildGateway, type Gateway, type GatewayDependencies } from './app.ts';
-export { startGatewayServer, type GatewayServer } from './service.ts';
-export { JobChangeNotifier } from './events.ts';
+export { startGatewayServer, createJobQueues, jobLinks, type GatewayServer } from './server.ts';
+export { tidyOpenApi } from './openapi.ts';

@@ -1,34 +1,37 @@
 import type { ObjectStorage } from '@curator/storage';
+import type { JobView, StoredJobView } from '@curator/contracts';
 
 interface StoredRef {
   key: string;
   contentType: string;
-  url?: string;
-  expiresAt?: string;
 }
 
 function isStoredRef(value: unknown): value is StoredRef {
   return typeof value === 'object' && value !== null && typeof (value as StoredRef).key === 'string' && typeof (value as StoredRef).contentType === 'string';
 }
 
-/**
- * Results keep object keys, never URLs: a presigned URL is minted fresh on every read, so a
- * client always gets one with its full lifetime ahead of it.
- */
-export async function presignResult(result: unknown, storage: ObjectStorage): Promise<unknown> {
-  if (Array.isArray(result)) return Promise.all(result.map((item) => presignResult(item, storage)));
-  if (typeof result !== 'object' || result === null) return result;
+/** Every stored object in a result, wherever it sits, with a presigned URL. */
+async function presignObjects(value: unknown, storage: ObjectStorage): Promise<unknown> {
+  if (Array.isArray(value)) return Promise.all(value.map((item) => presignObjects(item, storage)));
+  if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(result)) out[key] = await presignResult(value, storage);
-  if (isStoredRef(out)) {
-    const { url, expiresAt } = await storage.presignGet(out.key);
-    out.url = url;
-    out.expiresAt = expiresAt;
-  }
-  // The curate result names its two pictures' URLs at the top of `image`, as the contract says.
-  const image = out.image as { image?: StoredRef; card?: StoredRef } | undefined;
-  if (image && isStoredRef(image.image) && isStoredRef(image.card)) {
-    out.image = { ...image, url: image.image.url, cardUrl: image.card.url };
-  }
+  for (const [key, child] of Object.entries(value)) out[key] = await presignObjects(child, storage);
+  if (isStoredRef(out)) Object.assign(out, await storage.presignGet(out.key));
   return out;
+}
+
+/**
+ * Results keep object keys, never URLs: a presigned URL is minted fresh on every read, so a client
+ * always gets one with its full lifetime ahead of it. The response schema (the job view's union by
+ * type) checks the outcome.
+ */
+export async function presignResult(view: StoredJobView, storage: ObjectStorage): Promise<JobView> {
+  if (view.result === null) return view as JobView;
+  const result = (await presignObjects(view.result, storage)) as Record<string, unknown>;
+  if (view.type === 'curate') {
+    // The curate result names its two pictures' URLs at the top of `image`, as the contract says.
+    const image = result.image as { image: { url: string }; card: { url: string } };
+    result.image = { url: image.image.url, cardUrl: image.card.url, ...image };
+  }
+  return { ...view, result } as JobView;
 }

@@ -22,7 +22,7 @@ async function probe(run: () => Promise<unknown>, timeoutMs = 2000): Promise<str
 
 /** Ready = Redis and S3 answer, and for each job type a live worker reports it holds the models. */
 export async function checkReadiness(deps: { queues: JobQueues; storage: ObjectStorage; jobTypes: JobType[] }): Promise<Readiness> {
-  const [redis, storage] = await Promise.all([probe(() => deps.queues.redis.ping()), probe(() => deps.storage.ping())]);
+  const [redis, storage] = await Promise.all([probe(() => deps.queues.ping()), probe(() => deps.storage.ping())]);
   const reasons: string[] = [];
   if (redis !== 'ok') reasons.push(`redis: ${redis}`);
   if (storage !== 'ok') reasons.push(`storage: ${storage}`);

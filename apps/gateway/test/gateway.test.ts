@@ -1,31 +1,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobQueues } from '@curator/queue';
+import type { JobQueues } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv, type ObjectStorage } from '@curator/storage';
-import { createMetrics } from '@curator/telemetry';
+import { createLogger, createMetrics } from '@curator/telemetry';
 import { testEnvironment, type TestEnvironment } from '@curator/testkit';
-import { buildGateway, JobChangeNotifier, type Gateway } from '../src/index.ts';
+import { buildGateway, createJobQueues, type Gateway } from '../src/index.ts';
 
 let t: TestEnvironment;
 let app: Gateway;
 let queues: JobQueues;
 let storage: ObjectStorage;
-let notifier: JobChangeNotifier;
 
 before(async () => {
   t = await testEnvironment({ vars: { MAX_ARTICLE_CHARS: '200' } });
-  queues = new JobQueues({ connection: t.redis, prefix: t.env.QUEUE_PREFIX, attempts: 3, backoffMs: 10, ttlSeconds: 600 });
+  queues = createJobQueues(t.env, createLogger('test', 'silent'));
+  await queues.ready();
   storage = createObjectStorage(storageOptionsFromEnv(t.env));
   await storage.ensureBucket();
-  notifier = new JobChangeNotifier(t.redis, t.env.QUEUE_PREFIX);
   // A build that runs only classify jobs, so the 501 path can be seen.
-  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }), notifier, jobTypes: ['classify'] });
+  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }), jobTypes: ['classify'] });
   await app.ready();
 });
 
 after(async () => {
   await app.close();
-  await notifier.close();
   await queues.close();
   storage.close();
   await t.close();
@@ -40,6 +38,7 @@ test('POST /jobs accepts a job, enqueues it and GET /jobs/:id reads it back queu
   const body = res.json();
   assert.equal(body.status, 'queued');
   assert.equal(body.type, 'classify');
+  assert.match(body.id, /^[0-9a-f-]{36}$/);
   assert.equal(body.links.self, `/jobs/${body.id}`);
   assert.equal(res.headers.location, `/jobs/${body.id}`);
 
@@ -51,8 +50,7 @@ test('POST /jobs accepts a job, enqueues it and GET /jobs/:id reads it back queu
   assert.equal(view.result, null);
   assert.equal(view.error, null);
   // Defaults were applied by the contract and travel with the job.
-  const job = await queues.findJob(body.id);
-  assert.deepEqual(job?.data.request, { type: 'classify', input: { text: 'I love   this!' }, params: { task: 'sentiment' } });
+  assert.deepEqual(await queues.request(body.id), { type: 'classify', input: { text: 'I love   this!' }, params: { task: 'sentiment' } });
 });
 
 test('a validation failure is a 400 naming the field, and nothing is enqueued', async () => {
@@ -63,6 +61,7 @@ test('a validation failure is a 400 naming the field, and nothing is enqueued', 
     [{ type: 'nope', input: { text: 'x' } }, 'type'],
     [{ type: 'classify', input: { text: 'x' }, params: { task: 'mood' } }, 'params.task'],
     [{ type: 'curate', input: { text: 'x' }, params: { summaryMaxTokens: 1 } }, 'params.summaryMaxTokens'],
+    [{ type: 'headline', input: { text: 'x' }, params: { minTokens: 30, maxTokens: 10 } }, 'params.minTokens'],
     [{ jobs: [{ type: 'classify', input: { text: 'fine' } }, { type: 'classify', input: { url: 'not a url' } }] }, 'jobs.1.input.url'],
     [{ jobs: [] }, 'jobs'],
   ];
@@ -76,10 +75,16 @@ test('a validation failure is a 400 naming the field, and nothing is enqueued', 
   assert.equal(await waitingCount(), before);
 });
 
-test('malformed JSON is a 400 invalid_json with the error body', async () => {
-  const res = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: '{"type": ' });
-  assert.equal(res.statusCode, 400);
-  assert.equal(res.json().error.code, 'invalid_json');
+test('bodies are JSON: malformed JSON is 400 invalid_json, text/plain is 415, an empty body names the root', async () => {
+  const malformed = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: '{"type": ' });
+  assert.equal(malformed.statusCode, 400);
+  assert.equal(malformed.json().error.code, 'invalid_json');
+  const plain = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'text/plain' }, payload: 'classify this please' });
+  assert.equal(plain.statusCode, 415);
+  assert.equal(plain.json().error.code, 'unsupported_media_type');
+  const empty = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: '' });
+  assert.equal(empty.statusCode, 400);
+  assert.equal(empty.json().error.details[0].path, '(root)');
 });
 
 test('an article over the limit is refused with 413 and the field named', async () => {
@@ -102,17 +107,18 @@ test('a batch enqueues every job; GET /jobs?ids reports unknown ids instead of d
   assert.equal(res.statusCode, 202);
   const { jobs } = res.json();
   assert.equal(jobs.length, 2);
-  const lookup = (await app.inject({ method: 'GET', url: `/jobs?ids=${jobs[0].id},missing-id,${jobs[1].id}` })).json();
-  assert.deepEqual(lookup.jobs.map((j: { id: string }) => j.id), [jobs[0].id, 'missing-id', jobs[1].id]);
+  const lookup = (await app.inject({ method: 'GET', url: `/jobs?ids=${jobs[0].id},missing-id,${jobs[1].id},meta` })).json();
+  assert.deepEqual(lookup.jobs.map((j: { id: string }) => j.id), [jobs[0].id, 'missing-id', jobs[1].id, 'meta']);
   assert.equal(lookup.jobs[1].error.code, 'job_not_found');
   assert.equal(lookup.jobs[2].status, 'queued');
+  assert.equal(lookup.jobs[3].error.code, 'job_not_found');
   const noIds = await app.inject({ method: 'GET', url: '/jobs?ids=' });
   assert.equal(noIds.statusCode, 400);
   assert.equal(noIds.json().error.details[0].path, 'querystring.ids');
 });
 
 test('unknown job and unknown route are 404s with the error body', async () => {
-  const job = await app.inject({ method: 'GET', url: '/jobs/does-not-exist' });
+  const job = await app.inject({ method: 'GET', url: '/jobs/1b4e28ba-2fa1-41d2-883f-0e1e5e3a6c2d' });
   assert.equal(job.statusCode, 404);
   assert.equal(job.json().error.code, 'job_not_found');
   const route = await app.inject({ method: 'GET', url: '/nowhere' });
@@ -120,10 +126,30 @@ test('unknown job and unknown route are 404s with the error body', async () => {
   assert.equal(route.json().error.code, 'not_found');
 });
 
-test('canceling a queued job leaves the request for whichever worker takes it', async () => {
+test("BullMQ's own key names are not job ids: 404, never a 500 from Redis", async () => {
+  await post({ type: 'classify', input: { text: 'make the queue keys exist' } });
+  for (const id of ['meta', 'id', 'events', 'stalled-check', 'completed', 'failed', 'wait', 'active', 'does-not-exist']) {
+    for (const [method, url] of [['GET', `/jobs/${id}`], ['POST', `/jobs/${id}/cancel`], ['GET', `/jobs/${id}/events`]] as const) {
+      const res = await app.inject({ method, url });
+      assert.equal(res.statusCode, 404, `${method} ${url}: ${res.body}`);
+      assert.equal(res.json().error.code, 'job_not_found');
+    }
+  }
+});
+
+test('malformed URLs answer in the error body too', async () => {
+  const badEncoding = await app.inject({ method: 'GET', url: '/jobs/%' });
+  assert.equal(badEncoding.statusCode, 400);
+  assert.equal(badEncoding.json().error.code, 'validation_failed');
+  const longId = await app.inject({ method: 'GET', url: `/jobs/${'a'.repeat(300)}` });
+  assert.equal(longId.statusCode, 414);
+  assert.equal(longId.json().error.code, 'url_too_long');
+});
+
+test('canceling a queued job leaves the request for whichever worker takes it; an empty JSON body is fine', async () => {
   const { id } = (await post({ type: 'classify', input: { text: 'cancel me' } })).json();
-  const res = await app.inject({ method: 'POST', url: `/jobs/${id}/cancel` });
-  assert.equal(res.statusCode, 202);
+  const res = await app.inject({ method: 'POST', url: `/jobs/${id}/cancel`, headers: { 'content-type': 'application/json' }, payload: '' });
+  assert.equal(res.statusCode, 202, res.body);
   assert.equal(await t.redis.get(`${t.env.QUEUE_PREFIX}:cancel:${id}`), '1');
 });
 
@@ -137,13 +163,18 @@ test('readiness says why it is not ready: no worker holds the models', async () 
   assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
 });
 
-test('the OpenAPI document is derived from the contracts', async () => {
+test('the OpenAPI document shows each job type with its own result shape, under readable names', async () => {
   const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
   assert.equal(doc.openapi, '3.1.0');
+  const schemas = doc.components.schemas as Record<string, { oneOf?: Array<{ $ref: string }>; properties?: Record<string, unknown>; title?: string }>;
   assert.ok(doc.paths['/jobs'].post);
-  assert.ok(doc.paths['/jobs/{id}'].get);
-  assert.ok(doc.components.schemas.JobRequest, 'JobRequest component');
-  assert.ok(doc.components.schemas.Job, 'Job component');
+  assert.equal(doc.paths['/jobs/{id}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/Job');
+  assert.deepEqual(schemas.Job!.oneOf!.map((r) => r.$ref.split('/').at(-1)).sort(), ['ClassifyJob', 'CurateJob', 'HeadlineJob', 'SummarizeJob', 'TextToImageJob']);
+  assert.match(JSON.stringify(schemas.CurateJob!.properties!.result), /CurateResult/);
+  assert.ok(schemas.CurateResult && schemas.TextToImageResult && schemas.ClassifyResult && schemas.Article && schemas.ArticleText && schemas.JobRequest);
+  const names = Object.keys(schemas);
+  assert.deepEqual(names.filter((n) => /InputInput$|^TextInput$/.test(n)), [], 'no doubled Input suffixes');
+  assert.ok(names.every((n) => schemas[n]!.title), 'every schema is titled, so viewers name union members');
   const ui = await app.inject({ method: 'GET', url: '/docs' });
   assert.ok([200, 302].includes(ui.statusCode));
 });

@@ -50,6 +50,7 @@ const host = await ModelHost.load({
   jobTypes: ['curate', 'classify', 'summarize', 'headline', 'text-to-image'],
   modelsDir: root,
   set: 'test',
+  overrides: {},
   device: 'cpu',
   deviceId: 0,
   logger: createLogger('bench', 'warn'),

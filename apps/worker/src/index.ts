@@ -1,2 +1,2 @@
 export { startWorker, type RunningWorker, type WorkerDependencies } from './worker.ts';
-export { ModelHost, rolesForJobType, jobTypesForPool } from './model-host.ts';
+export { ModelHost, rolesForJobType } from './model-host.ts';

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { CuratorError, type AnalysisTask, type JobType, type LoadedModel } from '@curator/contracts';
 import { resolveExecutionProviders, sessionOptionsFor, type DeviceChoice, type DeviceRequest, type ModelSessionConfig } from '@curator/inference';
-import { resolveAvailableModel, checkModels, modelOverridesFromEnv, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
+import { resolveAvailableModel, checkModels, type ModelOverrides, type ModelRole, type ModelSet, type ResolvedModel } from '@curator/models';
 import { Classifier } from '@curator/classifier';
 import { ImageGenerator } from '@curator/diffusion';
 import { TextGenerator } from '@curator/textgen';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
-import type { Pool } from '@curator/queue';
+import { jobTypesForPool, type Pool } from '@curator/queue';
 
 /** Models each job type needs in the pool that runs it. */
 export const rolesForJobType: Record<JobType, ModelRole[]> = {
@@ -15,11 +15,6 @@ export const rolesForJobType: Record<JobType, ModelRole[]> = {
   headline: ['headline'],
   'text-to-image': ['image'],
   curate: ['sentiment', 'genre', 'summarizer', 'headline'],
-};
-
-export const jobTypesForPool: Record<Pool, JobType[]> = {
-  text: ['classify', 'summarize', 'headline', 'curate'],
-  image: ['text-to-image'],
 };
 
 interface Hosted {
@@ -37,6 +32,8 @@ export interface ModelHostOptions {
   jobTypes: readonly JobType[];
   modelsDir: string;
   set: ModelSet;
+  /** CURATOR_MODEL_* and CURATOR_MODELS_MANIFEST, interpreted once by the caller. */
+  overrides: ModelOverrides;
   device: DeviceRequest;
   deviceId: number;
   logger: Logger;
@@ -70,10 +67,9 @@ export class ModelHost {
 
   static async load(options: ModelHostOptions): Promise<ModelHost> {
     const { logger, metrics } = options;
-    const jobTypes = options.pools.flatMap((pool) => jobTypesForPool[pool]).filter((type) => options.jobTypes.includes(type));
+    const jobTypes = options.pools.flatMap((pool) => jobTypesForPool(pool)).filter((type) => options.jobTypes.includes(type));
     const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
-    const overrides = modelOverridesFromEnv();
-    const check = await checkModels({ modelsDir: options.modelsDir, set: options.set, roles, overrides });
+    const check = await checkModels({ modelsDir: options.modelsDir, set: options.set, roles, overrides: options.overrides });
     if (check.missing.length > 0) {
       throw new CuratorError(
         'model_missing',
@@ -104,7 +100,7 @@ export class ModelHost {
   private async loadRole(role: ModelRole, options: ModelHostOptions): Promise<void> {
     // The configured precision, or the device's preferred one, where its files are on disk; else what is there.
     const wanted = !options.precision || options.precision === 'auto' ? this.device.preferredPrecision : options.precision;
-    const model = await resolveAvailableModel(role, { modelsDir: options.modelsDir, set: options.set, precision: wanted, overrides: modelOverridesFromEnv() });
+    const model = await resolveAvailableModel(role, { modelsDir: options.modelsDir, set: options.set, precision: wanted, overrides: options.overrides });
     if (!model) throw new CuratorError('model_missing', `No complete ${role} model in ${options.modelsDir}`);
     const { executionProviders: _providers, ...sessionOptions } = sessionOptionsFor({ ...options.sessionOptions?.['*'], ...options.sessionOptions?.[role] }, this.device);
     const onLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => options.logger[level]({ role, model: model.id, ...fields }, message);

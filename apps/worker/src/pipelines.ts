@@ -1,44 +1,37 @@
-import { CuratorError, imageParamsSchema, type JobRequest, type JobRequestOf, type ArticleInput, type Classification, type ImageParams, type GenerationParams, type CurateParams } from '@curator/contracts';
+import { CuratorError, type ArticleInput, type Classification, type ImageParams, type GenerationParams, type ModelSet, type StoredObject, type ImageGeneration } from '@curator/contracts';
 import type { ObjectStorage } from '@curator/storage';
 import type { WorkerMetrics } from '@curator/telemetry';
 import { resolveArticle, type FetchOptions, type ResolvedArticle } from '@curator/articles';
-import { WaitingChildrenError, type Job } from 'bullmq';
 import { composeCard } from '@curator/card';
 import type { TextResult } from '@curator/textgen';
-import type { JobData, JobReturn } from '@curator/queue';
-import type { StageTracker, StageOutcome } from './stage-tracker.ts';
+import type { JobContext, StageOutcome } from '@curator/queue';
 import type { ModelHost } from './model-host.ts';
 
+/** What every stage works with: the job (its stages, signal, children) and the worker's parts. */
 export interface PipelineContext {
-  jobId: string;
-  job: Job<JobData, JobReturn>;
-  token: string | undefined;
-  /** Queues a curate job's image stages in the image pool as a child of `job`. */
-  enqueueImageStages(data: JobData, childId: string): Promise<void>;
-  tracker: StageTracker;
+  job: JobContext;
+  signal: AbortSignal;
   storage: ObjectStorage;
   metrics: WorkerMetrics;
   models: ModelHost;
+  /** Which models made the output: results and cards say so. */
+  modelSet: ModelSet;
   fetchOptions: FetchOptions;
-  signal: AbortSignal;
-}
-
-export interface Pipeline<T extends JobRequest['type']> {
-  stages(request: JobRequestOf<T>): string[];
-  run(request: JobRequestOf<T>, context: PipelineContext): Promise<unknown>;
 }
 
 /** First stage of every article job: the text as given (normalized), or fetched and extracted. */
 export function articleStage(input: ArticleInput, context: PipelineContext): Promise<ResolvedArticle> {
-  return context.tracker.run('extract', {}, async () => {
+  return context.job.stage('extract', {}, async () => {
     const article = await resolveArticle(input, { fetch: context.fetchOptions, signal: context.signal });
-    return { value: article, metrics: { characters: article.text.length } };
+    // A title given with a URL replaces the page's own.
+    const resolved = input.title ? { ...article, title: input.title } : article;
+    return { value: resolved, metrics: { characters: resolved.text.length } };
   });
 }
 
 export async function classifyStage(text: string, task: 'sentiment' | 'genre', context: PipelineContext): Promise<Classification> {
   const modelId = context.models.modelId(task);
-  return context.tracker.run(task, { model: modelId, cacheKey: { text } }, async () => {
+  return context.job.stage(task, { model: modelId, cacheKey: { text } }, async () => {
     const [result] = await context.models.classifier(task).classify([text], { signal: context.signal });
     if (!result) throw new CuratorError('inference_failed', 'The classifier returned no result');
     return {
@@ -49,32 +42,15 @@ export async function classifyStage(text: string, task: 'sentiment' | 'genre', c
   });
 }
 
-const classify: Pipeline<'classify'> = {
-  stages: (request) => ['extract', request.params.task],
-  async run(request, context) {
-    const article = await articleStage(request.input, context);
-    return classifyStage(article.text, request.params.task, context);
-  },
-};
-
-/** An image as a result names it by its object key; the gateway mints a fresh URL on every read. */
-export interface StoredImageRef {
-  key: string;
-  contentType: string;
-  width: number;
-  height: number;
-  bytes: number;
-}
-
 export interface GeneratedImages {
-  images: Array<StoredImageRef & { seed: number }>;
-  generation: { seed: number; scheduler: string; steps: number; guidanceScale: number; prompt: string; negativePrompt?: string; model: string };
+  images: Array<StoredObject & { seed: number }>;
+  generation: ImageGeneration;
 }
 
-/** Denoises the prompt into images and stores them under `jobs/<id>/`. */
+/** Denoises the prompt into images and stores them under `folder` (results name them by key). */
 export async function imageStage(prompt: string, params: ImageParams, context: PipelineContext, cacheKey: unknown, folder: string): Promise<GeneratedImages> {
   const modelId = context.models.modelId('image');
-  return context.tracker.run(
+  return context.job.stage(
     'image',
     {
       model: modelId,
@@ -111,7 +87,7 @@ export async function imageStage(prompt: string, params: ImageParams, context: P
       );
       const generation = {
         seed: generated.seed,
-        scheduler: generated.scheduler,
+        scheduler: generated.scheduler as ImageGeneration['scheduler'],
         steps: generated.steps,
         guidanceScale: generated.guidanceScale,
         prompt,
@@ -123,40 +99,24 @@ export async function imageStage(prompt: string, params: ImageParams, context: P
   );
 }
 
-/** Sets the headline on the picture and stores the card beside it. */
-export async function cardStage(image: StoredImageRef, headline: string, context: PipelineContext, keyPrefix: string): Promise<StoredImageRef> {
+/** Sets the text on the picture and stores the card beside it; cards of the test models say so. */
+export async function cardStage(image: StoredObject, text: string, context: PipelineContext, folder: string): Promise<StoredObject> {
+  const badge = context.modelSet === 'test' ? 'test models' : undefined;
   const cache = {
-    cacheKey: { image: image.key, headline },
-    validateCached: (value: unknown) => context.storage.exists((value as StoredImageRef).key),
+    cacheKey: { image: image.key, text, badge },
+    validateCached: (value: unknown) => context.storage.exists((value as StoredObject).key),
   };
-  return context.tracker.run('card', cache, async () => {
+  return context.job.stage('card', cache, async () => {
     const picture = await context.storage.get(image.key);
-    const card = await composeCard(picture, headline, { format: 'png' });
-    const key = `${keyPrefix}/card.png`;
+    const card = await composeCard(picture, text, { format: 'png', ...(badge ? { badge } : {}) });
+    const key = `${folder}/card.png`;
     const stored = await context.storage.put(key, card.data, card.contentType, { kind: 'card' });
-    return { value: { key, contentType: card.contentType, width: card.width, height: card.height, bytes: stored.bytes }, metrics: { lines: card.lines, bandHeight: card.bandHeight } };
+    return {
+      value: { key, contentType: card.contentType, width: card.width, height: card.height, bytes: stored.bytes },
+      metrics: { lines: card.lines, bandHeight: card.bandHeight, ...(card.missingGlyphs ? { missingGlyphs: card.missingGlyphs } : {}) },
+    };
   });
 }
-
-export interface ImageStagesResult extends GeneratedImages {
-  card?: StoredImageRef;
-}
-
-const textToImage: Pipeline<'text-to-image'> = {
-  stages: () => ['image', 'card'],
-  async run(request, context) {
-    const data = context.job.data;
-    // A curate job's image stages store under the curate job's folder, so its objects sit together.
-    const folder = `jobs/${data.parentId ?? context.jobId}`;
-    const generated = await imageStage(request.input.prompt, request.params, context, { prompt: request.input.prompt, params: request.params }, folder);
-    if (!data.card) {
-      context.tracker.skip('card');
-      return generated;
-    }
-    const card = await cardStage(generated.images[0]!, data.card.headline, context, folder);
-    return { ...generated, card } satisfies ImageStagesResult;
-  },
-};
 
 function textStageOutcome(result: TextResult, modelId: string): StageOutcome<string> {
   return {
@@ -167,131 +127,31 @@ function textStageOutcome(result: TextResult, modelId: string): StageOutcome<str
   };
 }
 
+export interface GeneratedText {
+  text: string;
+  sequences?: Array<{ text: string; score: number }>;
+  tokens: number;
+  model: string;
+}
+
 /** Summary or headline: generated with the stage's defaults under the job's parameters. */
-export async function generateStage(stage: 'summarize' | 'headline', text: string, params: GenerationParams, context: PipelineContext): Promise<{ text: string; result?: TextResult }> {
+export async function generateStage(stage: 'summarize' | 'headline', text: string, params: GenerationParams, context: PipelineContext): Promise<GeneratedText> {
   const role = stage === 'summarize' ? 'summarizer' : 'headline';
   const modelId = context.models.modelId(role);
-  let full: TextResult | undefined;
   // Sampling without a seed has no single right answer to reuse.
   const cacheable = !params.doSample || params.seed !== undefined;
-  const value = await context.tracker.run(stage, { model: modelId, ...(cacheable ? { cacheKey: { text, params } } : {}) }, async (progress) => {
+  // `output: 'whole'`: the cached value is the whole output (text, tokens, sequences), not the text alone as before.
+  return context.job.stage(stage, { model: modelId, ...(cacheable ? { cacheKey: { text, params, output: 'whole' } } : {}) }, async (progress) => {
     const generator = context.models.textGenerator(role);
     const call = { signal: context.signal, onProgress: (p: { step: number; maxSteps: number }) => progress.progress(p.step / Math.max(1, p.maxSteps), `token ${p.step}`) };
-    full = stage === 'summarize' ? await generator.summarize(text, params, call) : await generator.headline(text, params, call);
+    const full = stage === 'summarize' ? await generator.summarize(text, params, call) : await generator.headline(text, params, call);
     context.metrics.tokensGenerated.inc({ model: modelId }, full.tokens);
     context.metrics.timeToFirstToken.observe({ model: modelId }, full.timeToFirstTokenMs / 1000);
     if (full.tokensPerSecond > 0) context.metrics.tokensPerSecond.observe({ model: modelId }, full.tokensPerSecond);
     context.metrics.batchSize.observe({ model: modelId }, full.batchSize);
-    return textStageOutcome(full, modelId);
+    const sequences = full.sequences.map((s) => ({ text: s.text, score: s.score }));
+    // The whole output is the stage's value, so a cache hit returns the same tokens and sequences.
+    const outcome = textStageOutcome(full, modelId);
+    return { ...outcome, value: { text: full.text, ...(sequences.length > 1 ? { sequences } : {}), tokens: full.tokens, model: modelId } };
   });
-  return full ? { text: value, result: full } : { text: value };
-}
-
-function generatedText(stage: 'summarize' | 'headline', out: { text: string; result?: TextResult }, context: PipelineContext) {
-  const model = context.models.modelId(stage === 'summarize' ? 'summarizer' : 'headline');
-  const sequences = out.result?.sequences.map((s) => ({ text: s.text, score: s.score }));
-  return { text: out.text, ...(sequences && sequences.length > 1 ? { sequences } : {}), tokens: out.result?.tokens ?? 0, model };
-}
-
-const summarize: Pipeline<'summarize'> = {
-  stages: () => ['extract', 'summarize'],
-  async run(request, context) {
-    const article = await articleStage(request.input, context);
-    return generatedText('summarize', await generateStage('summarize', article.text, request.params, context), context);
-  },
-};
-
-const headline: Pipeline<'headline'> = {
-  stages: () => ['extract', 'headline'],
-  async run(request, context) {
-    const article = await articleStage(request.input, context);
-    return generatedText('headline', await generateStage('headline', article.text, request.params, context), context);
-  },
-};
-
-interface CurateText {
-  title: string | null;
-  summary: string;
-  headline: string;
-  analysis: Classification;
-}
-
-/** The reference tutorial's knobs mapped onto the generators: temperature 0 searches, above 0 samples. */
-function curateGeneration(params: CurateParams, maxTokens: number, noRepeat?: number): GenerationParams {
-  return {
-    maxTokens,
-    ...(noRepeat === undefined ? {} : { noRepeatNgramSize: noRepeat }),
-    ...(params.temperature > 0 ? { doSample: true, temperature: params.temperature } : {}),
-    ...(params.seed === undefined ? {} : { seed: params.seed }),
-  };
-}
-
-/**
- * The whole card. Text stages run here (text pool); the image and the card run as a child job in
- * the image pool, so image workers scale apart from text workers. While the child runs, this job
- * waits for it without holding a worker slot, then picks up where it stopped.
- */
-const curate: Pipeline<'curate'> = {
-  stages: (request) => ['extract', request.params.analysis, 'summarize', 'headline', 'image', 'card'],
-  async run(request, context) {
-    const { job, tracker } = context;
-    const params = request.params;
-    const childId = `${context.jobId}-image`;
-    let text: CurateText;
-    if (job.data.textStages) {
-      text = job.data.textStages.value as CurateText;
-      for (const saved of job.data.textStages.stages) {
-        const stage = tracker.stages.find((s) => s.name === saved.name);
-        if (stage && saved.status === 'succeeded') Object.assign(stage, saved);
-      }
-    } else {
-      const article = await articleStage(request.input, context);
-      const analysis = await classifyStage(article.text, params.analysis, context);
-      const summary = await generateStage('summarize', article.text, curateGeneration(params, params.summaryMaxTokens), context);
-      const headlineOut = await generateStage('headline', article.text, curateGeneration(params, params.headlineMaxTokens, params.noRepeatNgramSize), context);
-      text = { title: article.title, summary: summary.text, headline: headlineOut.text, analysis };
-    }
-
-    const children = await job.getChildrenValues<JobReturn>();
-    const child = Object.entries(children).find(([key]) => key.endsWith(`:${childId}`))?.[1];
-    if (!child) {
-      const imageParams = { ...imageDefaults, ...params.image, ...(params.seed === undefined ? {} : { seed: params.image?.seed ?? params.seed }) };
-      const prompt = `${params.imagePrefix}${text.summary}`.trim();
-      const textStages = { value: text, stages: tracker.stages.filter((s) => s.status === 'succeeded').map((s) => ({ ...s })) };
-      await job.updateData({ ...job.data, textStages });
-      await context.enqueueImageStages(
-        { request: { type: 'text-to-image', input: { prompt }, params: imageParamsSchema.parse(imageParams) }, submittedAt: new Date().toISOString(), parentId: context.jobId, card: { headline: text.headline } },
-        childId,
-      );
-      await tracker.markWaiting('image', 'waiting for an image worker');
-      if (await job.moveToWaitingChildren(context.token!)) throw new WaitingChildrenError();
-      // The child finished between being added and the move: read its value now.
-      return curate.run(request, context);
-    }
-    const images = child.result as ImageStagesResult;
-    const image = images.images[0]!;
-    const card = images.card!;
-    // The image pool's own timings and cache hits become this job's.
-    for (const name of ['image', 'card']) {
-      const stage = child.stages.find((s) => s.name === name);
-      if (stage) tracker.restore(name, { ...stage });
-    }
-    return {
-      title: text.title,
-      summary: text.summary,
-      headline: text.headline,
-      analysis: text.analysis,
-      image: { image, card, generation: images.generation },
-    };
-  },
-};
-
-const imageDefaults = imageParamsSchema.parse({});
-
-export const pipelines: { [T in JobRequest['type']]?: Pipeline<T> } = { classify, summarize, headline, curate, 'text-to-image': textToImage };
-
-export function pipelineFor<T extends JobRequest['type']>(type: T): Pipeline<T> {
-  const pipeline = pipelines[type] as Pipeline<T> | undefined;
-  if (!pipeline) throw new CuratorError('not_implemented', `This worker cannot run ${type} jobs`);
-  return pipeline;
 }

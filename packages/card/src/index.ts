@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type OverlayOptions } from 'sharp';
 import { CuratorError } from '@curator/contracts';
 
 export type CardFormat = 'png' | 'jpeg' | 'webp';
@@ -19,6 +19,14 @@ export interface CardOptions {
   /** Lines the headline may take before the font shrinks and then the text is cut with an ellipsis. Default 3. */
   maxLines?: number;
   format?: CardFormat;
+  /** A small label in the picture's bottom-right corner (e.g. "test models"), so the card cannot pass for real output. */
+  badge?: string;
+  /**
+   * Draw emoji in colour (needs a colour emoji font such as Debian's `fonts-noto-color-emoji`).
+   * Default: whether this machine has one. Without, each emoji becomes a plain "□" and
+   * `missingGlyphs` counts them: the headline stays readable instead of showing hex boxes.
+   */
+  colorEmoji?: boolean;
 }
 
 export interface Card {
@@ -29,6 +37,8 @@ export interface Card {
   /** Height of the headline band above the picture. */
   bandHeight: number;
   lines: number;
+  /** Emoji drawn as "□" because no colour emoji font is installed. */
+  missingGlyphs: number;
 }
 
 export const defaultFontFile = fileURLToPath(new URL('../../../assets/fonts/DejaVuSans-Bold.ttf', import.meta.url));
@@ -84,13 +94,63 @@ function countLines(height: number, metrics: { first: number; pitch: number }): 
   return Math.max(1, 1 + Math.round((height - metrics.first) / metrics.pitch));
 }
 
+/** An emoji as one grapheme: pictographs with emoji presentation, ZWJ sequences, skin tones, flags. */
+const emojiPattern = /\p{Regional_Indicator}{2}|(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F)(?:[\u{1F3FB}-\u{1F3FF}])?(?:\u200D(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F?)(?:[\u{1F3FB}-\u{1F3FF}])?)*/gu;
+export const missingEmojiPlaceholder = '□';
+
+/** Replaces every emoji with a plain square, counting them. */
+export function withoutEmoji(text: string): { text: string; replaced: number } {
+  let replaced = 0;
+  const out = text.replace(emojiPattern, () => {
+    replaced++;
+    return missingEmojiPlaceholder;
+  });
+  return { text: out, replaced };
+}
+
+let colorEmojiAvailable: Promise<boolean> | null = null;
+
+/**
+ * Whether fontconfig finds a colour emoji font: an emoji rendered in white comes out in colour
+ * only from a colour font (without one Pango draws a white hex box or a monochrome glyph).
+ */
+export function hasColorEmojiFont(): Promise<boolean> {
+  colorEmojiAvailable ??= (async () => {
+    const { data } = await renderText('😀', 32, { family: defaultFontFamily, fontFile: defaultFontFile, color: '#ffffff', wrapWidth: 64 });
+    const { data: raw, info } = await sharp(data).raw().toBuffer({ resolveWithObject: true });
+    let colourful = 0;
+    for (let i = 0; i < raw.length; i += info.channels) {
+      const [r, g, b, a] = [raw[i]!, raw[i + 1]!, raw[i + 2]!, info.channels === 4 ? raw[i + 3]! : 255];
+      if (a > 128 && Math.abs(r - g) + Math.abs(g - b) + Math.abs(r - b) > 90) colourful++;
+    }
+    return colourful > 20;
+  })();
+  return colorEmojiAvailable;
+}
+
+/** The badge: small white text on a translucent dark box, to place in a corner. */
+async function renderBadge(label: string, width: number, style: TextStyle): Promise<{ data: Buffer; width: number; height: number }> {
+  const size = Math.max(8, Math.round(width / 32));
+  const text = await renderText(label, size, { ...style, color: '#ffffff', wrapWidth: Math.max(16, width - 8) });
+  const padding = Math.max(2, Math.round(size / 3));
+  const boxWidth = Math.min(width, text.width + 2 * padding);
+  const boxHeight = text.height + 2 * padding;
+  const data = await sharp({ create: { width: boxWidth, height: boxHeight, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.65 } } })
+    .composite([{ input: text.data, top: padding, left: padding }])
+    .png()
+    .toBuffer();
+  return { data, width: boxWidth, height: boxHeight };
+}
+
 /**
  * A dark band above the picture carrying the headline, wrapped to the picture's width by measured
  * text width (Pango) and centred.
  */
 export async function composeCard(image: Buffer, headline: string, options: CardOptions = {}): Promise<Card> {
-  const text = headline.replace(/\s+/g, ' ').trim();
-  if (text.length === 0) throw new CuratorError('bad_input', 'The headline is empty');
+  const given = headline.replace(/\s+/g, ' ').trim();
+  if (given.length === 0) throw new CuratorError('bad_input', 'The headline is empty');
+  const colorEmoji = options.colorEmoji ?? (await hasColorEmojiFont());
+  const { text, replaced } = colorEmoji ? { text: given, replaced: 0 } : withoutEmoji(given);
   const format = options.format ?? 'png';
   if (!(format in contentTypes)) throw new CuratorError('bad_input', `Unsupported card format "${String(format)}"`);
 
@@ -151,11 +211,17 @@ export async function composeCard(image: Buffer, headline: string, options: Card
 
   const bandHeight = rendered.height + 2 * padding;
   const bandColor = options.bandColor ?? '#111111';
-  const card = sharp({ create: { width, height: bandHeight + height, channels: 3, background: bandColor } }).composite([
+  const layers: OverlayOptions[] = [
     { input: rendered.data, top: padding, left: Math.max(0, Math.round((width - rendered.width) / 2)) },
     { input: pictureData, top: bandHeight, left: 0 },
-  ]);
+  ];
+  if (options.badge) {
+    const badge = await renderBadge(options.badge, width, style);
+    const margin = Math.max(2, Math.round(width * 0.02));
+    layers.push({ input: badge.data, top: Math.max(bandHeight, bandHeight + height - badge.height - margin), left: Math.max(0, width - badge.width - margin) });
+  }
+  const card = sharp({ create: { width, height: bandHeight + height, channels: 3, background: bandColor } }).composite(layers);
   const encoded = format === 'png' ? card.png() : format === 'jpeg' ? card.jpeg({ quality: 90 }) : card.webp({ quality: 90 });
   const data = await encoded.toBuffer();
-  return { data, width, height: bandHeight + height, contentType: contentTypes[format], bandHeight, lines };
+  return { data, width, height: bandHeight + height, contentType: contentTypes[format], bandHeight, lines, missingGlyphs: replaced };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { isCuratorError } from '@curator/contracts';
-import { composeCard, escapeMarkup } from '../src/index.ts';
+import { composeCard, escapeMarkup, hasColorEmojiFont, withoutEmoji } from '../src/index.ts';
 
 const band = { r: 0x11, g: 0x11, b: 0x11 };
 
@@ -108,4 +108,53 @@ test('markup in a headline is text, and an empty headline is refused', async () 
   assert.ok(card.bandHeight > 0);
   await assert.rejects(composeCard(await picture(64, 64), '   '), (e: unknown) => isCuratorError(e) && e.code === 'bad_input');
   await assert.rejects(composeCard(Buffer.from('not an image'), 'x'), (e: unknown) => isCuratorError(e) && e.code === 'bad_input');
+});
+
+/** Pixels in a box whose colour is clearly not grey (red, green, blue channels far apart). */
+function colourfulPixels(image: { pixels: Uint8Array; width: number }, top: number, bottom: number): number {
+  let count = 0;
+  for (let y = top; y < bottom; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const i = (y * image.width + x) * 3;
+      const [r, g, b] = [image.pixels[i]!, image.pixels[i + 1]!, image.pixels[i + 2]!];
+      if (Math.abs(r - g) + Math.abs(g - b) + Math.abs(r - b) > 90) count++;
+    }
+  }
+  return count;
+}
+
+test('a badge marks the picture in its bottom-right corner; without one the corner is the picture', async () => {
+  const plain = await rgb((await composeCard(await picture(256, 128), 'Harbour reopens')).data);
+  const marked = await composeCard(await picture(256, 128), 'Harbour reopens', { badge: 'test models' });
+  const image = await rgb(marked.data);
+  const corner = (img: { pixels: Uint8Array }, x: number, y: number) => {
+    const i = (y * 256 + x) * 3;
+    return [img.pixels[i]!, img.pixels[i + 1]!, img.pixels[i + 2]!];
+  };
+  const y = marked.height - 8;
+  assert.deepEqual(corner(plain, 250, y), [120, 140, 160], 'the picture itself');
+  const [r, g, b] = corner(image, 250, y);
+  assert.ok(r! < 80 && g! < 80 && b! < 80, `a dark badge box in the corner: ${[r, g, b]}`);
+  // White label text inside the badge, and the opposite corner untouched.
+  let white = 0;
+  for (let yy = marked.height - 24; yy < marked.height - 4; yy++) for (let x = 160; x < 252; x++) if (corner(image, x, yy).every((c) => c > 200)) white++;
+  assert.ok(white > 10, `label text drawn (${white} white pixels)`);
+  assert.deepEqual(corner(image, 20, y), [120, 140, 160]);
+});
+
+test('emoji: each becomes a plain square when no colour emoji font is installed, and is counted', async () => {
+  assert.deepEqual(withoutEmoji('Season starts 🎉 👍🏽 🇬🇷 👨‍👩‍👧 © ™ ok'), { text: 'Season starts □ □ □ □ © ™ ok', replaced: 4 });
+  const card = await composeCard(await picture(256, 128), 'Goal 🎉 for the club ⚽', { colorEmoji: false });
+  assert.equal(card.missingGlyphs, 2);
+  assert.ok(textPixels(await rgb(card.data), 0, card.bandHeight) > 100, 'the headline is still drawn');
+  // Whatever this machine has, a card with emoji is made; it says when it had to fall back.
+  const auto = await composeCard(await picture(256, 128), '😀 Good news');
+  assert.equal(auto.missingGlyphs, (await hasColorEmojiFont()) ? 0 : 1);
+});
+
+test('emoji are drawn in colour where the colour emoji font is installed (fonts-noto-color-emoji)', async (t) => {
+  if (!(await hasColorEmojiFont())) return t.skip('no colour emoji font on this machine: apt-get install fonts-noto-color-emoji');
+  const card = await composeCard(await picture(256, 128), '😀🎉🚀');
+  assert.equal(card.missingGlyphs, 0);
+  assert.ok(colourfulPixels(await rgb(card.data), 0, card.bandHeight) > 50);
 });

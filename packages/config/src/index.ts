@@ -8,6 +8,21 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin is scheme://host[:port], without a path');
+/** Fastify's `trustProxy`: false, true, a hop count, or the proxies' addresses/CIDRs. */
+const trustProxy = z.string().default('false').transform((value): boolean | number | string[] => {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed === 'false') return false;
+  if (trimmed === 'true') return true;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  return trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+});
+
+/**
+ * Time a stopping worker needs after its grace period: handing jobs back, closing connections,
+ * unloading models. Deployment files give the worker at least grace + margin before a SIGKILL.
+ */
+export const shutdownMarginMs = 30_000;
 
 /**
  * Every environment variable Curator reads, with its default and meaning.
@@ -72,9 +87,17 @@ export const variables = {
   WORKER_POOLS: { schema: list.pipe(z.array(z.enum(['text', 'image'])).min(1)), default: 'text,image', doc: 'Queues this worker takes jobs from: `text` (classify, summarize, headline, curate text stages), `image`.' },
   WORKER_HEARTBEAT_MS: { schema: int(100, 600000), default: '5000', doc: 'Heartbeat period; a worker silent for 3 periods counts as gone.' },
   WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the worker\'s /metrics and /healthz (0: off).' },
-  WORKER_SHUTDOWN_GRACE_MS: { schema: int(0, 86400000), default: '30000', doc: 'On SIGTERM, how long jobs in flight may finish before they are handed back to the queue.' },
-  WORKER_LOCK_MS: { schema: int(1000, 3600000), default: '30000', doc: 'BullMQ job lock; renewed by the worker\'s main loop while a model runs.' },
-  JOB_ATTEMPTS: { schema: int(1, 20), default: '3', doc: 'Attempts for transient failures (storage, Redis), with exponential backoff.' },
+  WORKER_SHUTDOWN_GRACE_MS: {
+    schema: int(0, 86400000),
+    default: '30000',
+    doc: `On SIGTERM, how long jobs in flight may finish before they are handed back to the queue (another worker runs them from the start). The platform's stop grace (compose \`stop_grace_period\`, k8s \`terminationGracePeriodSeconds\`) must exceed it by ${shutdownMarginMs / 1000} s.`,
+  },
+  WORKER_LOCK_MS: {
+    schema: int(1000, 3600000),
+    default: '30000',
+    doc: "BullMQ job lock, renewed every half lock by the worker's main loop while a model runs. Stalls are checked every half lock: a job whose worker died is taken by another worker within 0.5 to 1.5 locks.",
+  },
+  JOB_ATTEMPTS: { schema: int(1, 20), default: '3', doc: 'Attempts per job: transient failures (storage, Redis) retry with exponential backoff, and a worker that died mid-job (a stall) uses one attempt too.' },
   JOB_BACKOFF_MS: { schema: int(0, 600000), default: '1000', doc: 'First retry delay; doubles each attempt.' },
   JOB_TTL_SECONDS: { schema: int(60, 31536000), default: '86400', doc: 'How long job records and results are kept.' },
   MAX_ARTICLE_CHARS: { schema: int(100, 10000000), default: '100000', doc: 'Longer articles are refused: inline text with 413 `text_too_long`, a fetched article fails its job with `text_too_long`.' },
@@ -89,7 +112,14 @@ export const variables = {
   EXTRACT_THREADS: { schema: int(1, 64), default: '2', doc: 'Article extraction threads per process; more concurrent extractions wait for a free one.' },
   BATCH_MAX_SIZE: { schema: int(1, 256), default: '16', doc: 'Micro-batcher: most requests in one model batch.' },
   BATCH_MAX_DELAY_MS: { schema: int(0, 1000), default: '5', doc: 'Micro-batcher: longest wait to fill a batch.' },
-  RATE_LIMIT_PER_MINUTE: { schema: int(0, 1000000), default: '0', doc: 'Per-client request limit on the gateway (0: off).' },
+  RATE_LIMIT_PER_MINUTE: { schema: int(0, 1000000), default: '0', doc: 'Per-client request limit on the gateway (0: off), counted in Redis so every gateway replica shares it.' },
+  TRUST_PROXY: {
+    schema: trustProxy,
+    default: 'false',
+    doc: 'Proxies whose `X-Forwarded-For` the gateway believes (client IP for rate limits and logs): `false` (none), a hop count, or comma-separated addresses/CIDRs. `true` trusts anyone and lets clients choose their own IP.',
+  },
+  CORS_ORIGINS: { schema: z.string().default('').pipe(list).pipe(z.array(origin)), default: undefined, doc: 'Browser origins allowed to call the API cross-origin, comma-separated (`https://app.example.com`). Unset: same-origin only.' },
+  REDIS_COMMAND_TIMEOUT_MS: { schema: int(50, 60000), default: '2000', doc: 'Gateway: longest wait for a Redis command; past it, or while Redis is down, requests answer `503 queue_unavailable` with `Retry-After`.' },
 } as const;
 
 type Variables = typeof variables;

@@ -13,11 +13,12 @@ export const errorCodes = {
   not_found: 404,
   job_not_found: 404,
   method_not_allowed: 405,
+  url_too_long: 414,
+  headers_too_large: 431,
   conflict: 409,
   job_not_cancelable: 409,
   rate_limited: 429,
   not_implemented: 501,
-  not_ready: 503,
   internal_error: 500,
   // Failures of a job (reported in the job's `error`, not as HTTP status of the request).
   bad_input: 422,
@@ -35,6 +36,8 @@ export const errorCodes = {
   storage_unavailable: 503,
   queue_unavailable: 503,
   canceled: 499,
+  // The job's worker died (SIGKILL, OOM, lost node) as often as the job has attempts.
+  worker_lost: 500,
   worker_shutdown: 503,
   download_failed: 502,
   checksum_mismatch: 502,

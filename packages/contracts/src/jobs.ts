@@ -3,30 +3,33 @@ import { errorInfoSchema } from './errors.ts';
 
 // ---------- inputs ----------
 
+const titleSchema = z.string().trim().min(1).max(1000);
+
 export const textInputSchema = z
   .object({
     text: z.string().trim().min(1, 'must not be empty'),
-    title: z.string().trim().min(1).max(1000).optional(),
+    title: titleSchema.optional().describe("The article's title: on the card when `params.cardText` is `title`."),
   })
   .strict()
-  .meta({ id: 'TextInput', description: 'Article text given inline.' });
+  .meta({ id: 'ArticleText', title: 'ArticleText', description: 'Article text given inline.' });
 
 export const urlInputSchema = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    title: titleSchema.optional().describe("Replaces the title extracted from the page (any Unicode)."),
   })
   .strict()
-  .meta({ id: 'UrlInput', description: 'Article fetched from a URL and extracted by the worker.' });
+  .meta({ id: 'ArticleUrl', title: 'ArticleUrl', description: 'Article fetched from a URL and extracted by the worker.' });
 
 export const articleInputSchema = z
-  .union([textInputSchema, urlInputSchema], { error: 'must be { text, title? } or { url }' })
-  .meta({ id: 'ArticleInput' });
+  .union([textInputSchema, urlInputSchema], { error: 'must be { text, title? } or { url, title? }' })
+  .meta({ id: 'Article', title: 'Article', description: 'An article: its text, or the URL to fetch it from.' });
 export type ArticleInput = z.infer<typeof articleInputSchema>;
 
 export const promptInputSchema = z
   .object({ prompt: z.string().trim().min(1, 'must not be empty').max(2000) })
   .strict()
-  .meta({ id: 'PromptInput' });
+  .meta({ id: 'Prompt', title: 'Prompt' });
 
 // ---------- parameters ----------
 
@@ -60,6 +63,10 @@ export const generationParamsSchema = z
     message: 'numReturnSequences must not exceed numBeams',
     path: ['numReturnSequences'],
   })
+  .refine((p) => p.minTokens === undefined || p.maxTokens === undefined || p.minTokens <= p.maxTokens, {
+    message: 'minTokens must not exceed maxTokens',
+    path: ['minTokens'],
+  })
   .meta({ id: 'GenerationParams' });
 export type GenerationParams = z.infer<typeof generationParamsSchema>;
 
@@ -85,6 +92,11 @@ export const imageParamsSchema = z
   .meta({ id: 'ImageParams' });
 export type ImageParams = z.infer<typeof imageParamsSchema>;
 
+export const cardTextSchema = z
+  .enum(['headline', 'title'])
+  .meta({ id: 'CardText', description: "What the card says: the generated headline, or the article's own title (the headline when the article has none)." });
+export type CardText = z.infer<typeof cardTextSchema>;
+
 /** The reference tutorial's knobs for the whole card, bounded and defaulted. */
 export const curateParamsSchema = z
   .object({
@@ -94,6 +106,7 @@ export const curateParamsSchema = z
     temperature: z.number().min(0).max(100).default(0).describe('0 searches with beams; above 0 samples at that temperature.'),
     noRepeatNgramSize: z.int().min(1).max(10).default(2),
     analysis: analysisTaskSchema.default('sentiment'),
+    cardText: cardTextSchema.default('headline'),
     seed: seedSchema.optional(),
     image: imageParamsSchema.partial().optional(),
   })
@@ -153,6 +166,16 @@ export const submitRequestSchema = z.union([batchRequestSchema, jobRequestSchema
 export type SubmitRequest = z.output<typeof submitRequestSchema>;
 
 // ---------- results ----------
+// Two shapes of each result: as the worker stores it (images by object key: the worker parses its
+// result against `storedResultSchemas` when the job's last stage finishes), and as clients read it
+// (each image with a presigned URL minted on every read: the `*Result` schemas in the job view).
+
+export const modelSetSchema = z
+  .enum(['real', 'test'])
+  .meta({ id: 'ModelSet', description: '`test`: the small generated test models (random weights, so the text and pictures mean nothing); `real`: the published models.' });
+export type ModelSet = z.infer<typeof modelSetSchema>;
+
+const modelsField = { models: modelSetSchema };
 
 export const classificationSchema = z
   .object({
@@ -164,28 +187,41 @@ export const classificationSchema = z
   .meta({ id: 'Classification' });
 export type Classification = z.infer<typeof classificationSchema>;
 
-export const generatedTextSchema = z
-  .object({
-    text: z.string(),
-    sequences: z.array(z.object({ text: z.string(), score: z.number() })).optional(),
-    tokens: z.int(),
-    model: z.string(),
-  })
-  .meta({ id: 'GeneratedText' });
-export type GeneratedText = z.infer<typeof generatedTextSchema>;
+const generatedTextFields = {
+  text: z.string(),
+  sequences: z.array(z.object({ text: z.string(), score: z.number() })).optional().describe('Every returned sequence with its score, when more than one was asked for.'),
+  tokens: z.int(),
+  model: z.string(),
+};
 
-export const storedImageSchema = z
-  .object({
-    key: z.string().describe('Object key in the image bucket.'),
-    url: z.url().describe('Presigned GET URL, minted fresh on every read.'),
-    expiresAt: z.iso.datetime(),
-    contentType: z.string(),
-    width: z.int(),
-    height: z.int(),
-    bytes: z.int(),
-  })
-  .meta({ id: 'StoredImage' });
-export type StoredImage = z.infer<typeof storedImageSchema>;
+export const classifyResultSchema = classificationSchema.extend(modelsField).meta({ id: 'ClassifyResult' });
+export const summarizeResultSchema = z.object({ ...generatedTextFields, ...modelsField }).meta({ id: 'SummarizeResult' });
+export const headlineResultSchema = z.object({ ...generatedTextFields, ...modelsField }).meta({ id: 'HeadlineResult' });
+export type ClassifyResult = z.infer<typeof classifyResultSchema>;
+export type GeneratedTextResult = z.infer<typeof summarizeResultSchema>;
+
+/** A picture in S3 as a stored result names it: by object key, never by URL. */
+export const storedObjectSchema = z.object({
+  key: z.string(),
+  contentType: z.string(),
+  width: z.int(),
+  height: z.int(),
+  bytes: z.int(),
+});
+export type StoredObject = z.infer<typeof storedObjectSchema>;
+
+/** A picture as clients see it: with a presigned URL. */
+const imageFields = {
+  key: z.string().describe('Object key in the image bucket.'),
+  url: z.url().describe('Presigned GET URL, minted fresh on every read.'),
+  expiresAt: z.iso.datetime(),
+  contentType: z.string(),
+  width: z.int(),
+  height: z.int(),
+  bytes: z.int(),
+};
+export const imageSchema = z.object(imageFields).meta({ id: 'Image' });
+export const generatedImageSchema = z.object({ ...imageFields, seed: z.int() }).meta({ id: 'GeneratedImage' });
 
 export const imageGenerationSchema = z
   .object({
@@ -198,33 +234,79 @@ export const imageGenerationSchema = z
     model: z.string(),
   })
   .meta({ id: 'ImageGeneration' });
+export type ImageGeneration = z.infer<typeof imageGenerationSchema>;
 
-export const classifyResultSchema = classificationSchema.meta({ id: 'ClassifyResult' });
-export const summarizeResultSchema = generatedTextSchema.meta({ id: 'SummarizeResult' });
-export const headlineResultSchema = generatedTextSchema.meta({ id: 'HeadlineResult' });
+const storedGeneratedImageSchema = storedObjectSchema.extend({ seed: z.int() });
+
+/** text-to-image as stored; `card` when the job is a curate job's image stages. */
+export const textToImageStoredResultSchema = z.object({
+  images: z.array(storedGeneratedImageSchema).min(1),
+  generation: imageGenerationSchema,
+  card: storedObjectSchema.optional(),
+  ...modelsField,
+});
+export type TextToImageStoredResult = z.infer<typeof textToImageStoredResultSchema>;
+
 export const textToImageResultSchema = z
-  .object({ images: z.array(storedImageSchema.extend({ seed: z.int() })), generation: imageGenerationSchema })
+  .object({ images: z.array(generatedImageSchema), generation: imageGenerationSchema, ...modelsField })
   .meta({ id: 'TextToImageResult' });
+
+const curateTextFields = {
+  title: z.string().nullable().describe("The article's title: given, or extracted from the page."),
+  summary: z.string(),
+  headline: z.string(),
+  cardText: z.string().describe('The text set on the card (`params.cardText` chose the headline or the title).'),
+  analysis: classificationSchema,
+};
+
+export const curateStoredResultSchema = z.object({
+  ...curateTextFields,
+  image: z.object({ image: storedGeneratedImageSchema, card: storedObjectSchema, generation: imageGenerationSchema }),
+  ...modelsField,
+});
+export type CurateStoredResult = z.infer<typeof curateStoredResultSchema>;
+
 export const curateResultSchema = z
   .object({
-    title: z.string().nullable(),
-    summary: z.string(),
-    headline: z.string(),
-    analysis: classificationSchema,
-    image: z.object({ url: z.url(), cardUrl: z.url(), image: storedImageSchema, card: storedImageSchema, generation: imageGenerationSchema }),
+    ...curateTextFields,
+    image: z.object({
+      url: z.url().describe('The picture (same as image.url).'),
+      cardUrl: z.url().describe('The card: the picture under a band carrying the card text (same as card.url).'),
+      image: generatedImageSchema,
+      card: imageSchema,
+      generation: imageGenerationSchema,
+    }),
+    ...modelsField,
   })
   .meta({ id: 'CurateResult' });
 
-export const jobResultSchema = z
-  .union([curateResultSchema, classifyResultSchema, summarizeResultSchema, textToImageResultSchema])
-  .meta({ id: 'JobResult' });
+/** What each job type's last stage must return; the worker refuses a result that does not match. */
+export const storedResultSchemas = {
+  curate: curateStoredResultSchema,
+  classify: classifyResultSchema,
+  summarize: summarizeResultSchema,
+  headline: headlineResultSchema,
+  'text-to-image': textToImageStoredResultSchema,
+} as const satisfies Record<JobType, z.ZodType>;
+export type StoredResultOf<T extends JobType> = z.output<(typeof storedResultSchemas)[T]>;
+
+/** Each job type's result as clients read it. */
+export const resultSchemas = {
+  curate: curateResultSchema,
+  classify: classifyResultSchema,
+  summarize: summarizeResultSchema,
+  headline: headlineResultSchema,
+  'text-to-image': textToImageResultSchema,
+} as const satisfies Record<JobType, z.ZodType>;
+export type ResultOf<T extends JobType> = z.output<(typeof resultSchemas)[T]>;
 
 // ---------- job records ----------
 
 export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']).meta({ id: 'JobStatus' });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
+export const terminalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 
-export const stageStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped']);
+export const stageStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped']).meta({ id: 'StageStatus' });
 
 export const stageInputInfoSchema = z
   .object({
@@ -254,41 +336,62 @@ export const jobProgressSchema = z
   .meta({ id: 'JobProgress' });
 export type JobProgress = z.infer<typeof jobProgressSchema>;
 
+export const jobLinksSchema = z.object({ self: z.string(), events: z.string() }).meta({ id: 'JobLinks' });
+
+/** Every field of a job except its type and result. */
+const jobFields = {
+  id: z.string(),
+  status: jobStatusSchema,
+  progress: jobProgressSchema,
+  stages: z.array(stageSchema),
+  attempts: z.object({ made: z.int(), max: z.int() }).describe('Attempts started (a worker that died mid-job used one too) and the most the job gets.'),
+  error: errorInfoSchema.nullable(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().nullable(),
+  finishedAt: z.iso.datetime().nullable(),
+  links: jobLinksSchema,
+};
+const jobFieldsSchema = z.object(jobFields);
+export type JobFields = z.infer<typeof jobFieldsSchema>;
+
+const jobOf = <T extends JobType, R extends z.ZodType>(type: T, result: R, id: string) =>
+  z.object({ ...jobFields, type: z.literal(type), result: result.nullable().describe('Set once the job succeeded.') }).meta({ id, title: id });
+
+/** A job as clients read it: one shape per job type, told apart by `type`. */
 export const jobViewSchema = z
-  .object({
-    id: z.string(),
-    type: jobTypeSchema,
-    status: jobStatusSchema,
-    progress: jobProgressSchema,
-    stages: z.array(stageSchema),
-    attempts: z.object({ made: z.int(), max: z.int() }),
-    result: z.unknown().nullable().describe('Shape per job type: see the *Result schemas.'),
-    error: errorInfoSchema.nullable(),
-    createdAt: z.iso.datetime(),
-    startedAt: z.iso.datetime().nullable(),
-    finishedAt: z.iso.datetime().nullable(),
-    links: z.object({ self: z.string(), events: z.string() }),
-  })
+  .discriminatedUnion('type', [
+    jobOf('curate', curateResultSchema, 'CurateJob'),
+    jobOf('classify', classifyResultSchema, 'ClassifyJob'),
+    jobOf('summarize', summarizeResultSchema, 'SummarizeJob'),
+    jobOf('headline', headlineResultSchema, 'HeadlineJob'),
+    jobOf('text-to-image', textToImageResultSchema, 'TextToImageJob'),
+  ])
   .meta({ id: 'Job' });
 export type JobView = z.infer<typeof jobViewSchema>;
+export type JobViewOf<T extends JobType> = Extract<JobView, { type: T }>;
+
+/** A job as the queue reads it: the same fields, its result as stored (object keys, no URLs yet). */
+export type StoredJobView = JobFields & { [T in JobType]: { type: T; result: StoredResultOf<T> | null } }[JobType];
 
 export const jobAcceptedSchema = z
-  .object({ id: z.string(), type: jobTypeSchema, status: z.literal('queued'), links: z.object({ self: z.string(), events: z.string() }) })
+  .object({ id: z.string(), type: jobTypeSchema, status: z.literal('queued'), links: jobLinksSchema })
   .meta({ id: 'JobAccepted' });
 export type JobAccepted = z.infer<typeof jobAcceptedSchema>;
 
 export const batchAcceptedSchema = z.object({ jobs: z.array(jobAcceptedSchema) }).meta({ id: 'BatchAccepted' });
 
+export const jobNotFoundSchema = z.object({ id: z.string(), error: errorInfoSchema }).meta({ id: 'JobNotFound', title: 'JobNotFound' });
+
 export const jobLookupSchema = z
-  .object({
-    jobs: z.array(z.union([jobViewSchema, z.object({ id: z.string(), error: errorInfoSchema })])),
-  })
+  .object({ jobs: z.array(z.union([jobViewSchema, jobNotFoundSchema])).describe('In the order asked; an unknown id is reported, not dropped.') })
   .meta({ id: 'JobLookup' });
 
-/** What a live event stream (`GET /jobs/:id/events`, server-sent events) carries. */
+export const jobEventNames = ['snapshot', 'progress', 'completed', 'failed', 'canceled'] as const;
+
+/** What a live event stream (`GET /jobs/:id/events`, server-sent events) carries as `data`. */
 export const jobEventSchema = z
   .object({
-    event: z.enum(['snapshot', 'progress', 'completed', 'failed', 'canceled']),
+    event: z.enum(jobEventNames),
     job: jobViewSchema,
   })
   .meta({ id: 'JobEvent' });
@@ -328,9 +431,6 @@ export const workerHeartbeatSchema = z
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
 
 export const workersResponseSchema = z.object({ workers: z.array(workerHeartbeatSchema) }).meta({ id: 'Workers' });
-
-// Sanity: every job error seen by clients has the common shape.
-export type JobErrorInfo = z.infer<typeof errorInfoSchema>;
 
 /**
  * Job types this build runs end to end. The gateway answers 501 `not_implemented` for the others

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CuratorError, errorCodes, jobRequestSchema, submitRequestSchema, parseOrThrow } from '../src/index.ts';
+import { CuratorError, errorCodes, jobRequestSchema, jobViewSchema, submitRequestSchema, storedResultSchemas, parseOrThrow } from '../src/index.ts';
 
 const paths = (value: unknown) => {
   try {
@@ -13,7 +13,7 @@ const paths = (value: unknown) => {
 
 test('a curate request gets the reference knobs as bounded defaults', () => {
   const request = jobRequestSchema.parse({ type: 'curate', input: { url: 'https://example.com/a' } });
-  assert.deepEqual(request.params, { imagePrefix: 'Impressionist image - ', summaryMaxTokens: 30, headlineMaxTokens: 84, temperature: 0, noRepeatNgramSize: 2, analysis: 'sentiment' });
+  assert.deepEqual(request.params, { imagePrefix: 'Impressionist image - ', summaryMaxTokens: 30, headlineMaxTokens: 84, temperature: 0, noRepeatNgramSize: 2, analysis: 'sentiment', cardText: 'headline' });
   assert.deepEqual(paths({ type: 'curate', input: { text: 'x' }, params: { summaryMaxTokens: 201, temperature: 101, noRepeatNgramSize: 0, analysis: 'mood' } }).sort(), [
     'params.analysis', 'params.noRepeatNgramSize', 'params.summaryMaxTokens', 'params.temperature',
   ]);
@@ -46,4 +46,26 @@ test('errors carry a stable code, its HTTP status and the one body shape', () =>
   assert.deepEqual(error.toBody(), { error: { code: 'text_too_long', message: 'too long', details: [{ path: 'input.text', message: 'over' }] } });
   assert.equal(errorCodes.validation_failed, 400);
   assert.equal(new CuratorError('storage_unavailable', 'down', { retryable: true }).retryable, true);
+});
+
+test('generation bounds are consistent: minTokens may not exceed maxTokens, and the field is named', () => {
+  assert.deepEqual(paths({ type: 'headline', input: { text: 'x' }, params: { minTokens: 20, maxTokens: 10 } }), ['params.minTokens']);
+  assert.deepEqual(paths({ type: 'headline', input: { text: 'x' }, params: { minTokens: 10, maxTokens: 10 } }), []);
+});
+
+test('a URL article may carry its own title (any Unicode), and a curate job says what the card shows', () => {
+  const request = jobRequestSchema.parse({ type: 'curate', input: { url: 'https://example.com/a', title: '  Ωμέγα 🎉  ' }, params: { cardText: 'title' } });
+  assert.equal((request.input as { title?: string }).title, 'Ωμέγα 🎉');
+  assert.equal(request.type === 'curate' && request.params.cardText, 'title');
+  assert.deepEqual(paths({ type: 'curate', input: { text: 'x' }, params: { cardText: 'summary' } }), ['params.cardText']);
+});
+
+test('results are contracts: each type has its stored shape, and the job view is told apart by type', () => {
+  const classify = { task: 'sentiment', label: 'positive', scores: { positive: 1 }, model: 'm', models: 'test' };
+  assert.ok(storedResultSchemas.classify.safeParse(classify).success);
+  assert.equal(storedResultSchemas.classify.safeParse({ ...classify, models: undefined }).success, false, 'results say which model set made them');
+  const view = { id: 'a', status: 'succeeded', progress: { percent: 100, stage: null }, stages: [], attempts: { made: 1, max: 3 }, error: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, links: { self: '/jobs/a', events: '/jobs/a/events' } };
+  assert.ok(jobViewSchema.safeParse({ ...view, type: 'classify', result: classify }).success);
+  // A classify result under a summarize job is refused: the union is per type.
+  assert.equal(jobViewSchema.safeParse({ ...view, type: 'summarize', result: classify }).success, false);
 });

@@ -69,6 +69,41 @@ export function deserializeError(error: SerializedError): CuratorError {
   return e;
 }
 
+interface CallGate {
+  /** Resolves when the gate opens. */
+  opened: Promise<void>;
+  open(): void;
+  /** Calls waiting at the gate so far. */
+  waiting: number;
+  onWait: Array<() => void>;
+}
+
+let gate: CallGate | null = null;
+
+/**
+ * Test hook: holds every model call made in this process from now on at the gate, before it
+ * reaches its thread, until `release()`. A test can keep a job provably in the middle of inference
+ * for as long as it needs (to watch its lock being renewed, say) instead of guessing how long a
+ * model takes. `reached()` resolves once `count` calls are waiting. A call whose signal aborts is let through.
+ */
+export function holdModelCalls(): { reached(count?: number): Promise<void>; release(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const held: CallGate = { opened, open, waiting: 0, onWait: [] };
+  gate = held;
+  return {
+    reached: (count = 1) =>
+      new Promise<void>((resolve) => {
+        const check = () => (held.waiting >= count ? resolve() : held.onWait.push(check));
+        check();
+      }),
+    release: () => {
+      if (gate === held) gate = null;
+      held.open();
+    },
+  };
+}
+
 /** One worker thread hosting one engine; calls queue in the thread and run one at a time. */
 export class ModelThread {
   readonly name: string;
@@ -150,6 +185,18 @@ export class ModelThread {
   }
 
   call<R = unknown, P = unknown>(method: string, args: unknown, options: CallOptions<P> = {}): Promise<R> {
+    const held = gate;
+    if (held) {
+      held.waiting++;
+      for (const notify of held.onWait.splice(0)) notify();
+      // A call canceled while held goes on at once, to fail as canceled calls do.
+      const canceled = new Promise<void>((resolve) => (options.signal?.aborted ? resolve() : options.signal?.addEventListener('abort', () => resolve(), { once: true })));
+      return Promise.race([held.opened, canceled]).then(() => this.dispatch<R, P>(method, args, options));
+    }
+    return this.dispatch<R, P>(method, args, options);
+  }
+
+  private dispatch<R, P>(method: string, args: unknown, options: CallOptions<P>): Promise<R> {
     if (this.exited) return Promise.reject(new CuratorError('inference_failed', `Inference thread ${this.name} is not running`, { retryable: true }));
     const id = this.nextId++;
     const cancelBuffer = new SharedArrayBuffer(4);

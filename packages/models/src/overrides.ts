@@ -12,12 +12,17 @@ export type ModelOverrides = Partial<Record<ModelRole, ModelOverride>>;
 
 const overrideFileSchema = z.object({ models: z.array(modelEntrySchema) }).strict();
 
+/** The override settings as parsed by @curator/config (its `Env` fits this type). */
+export type ModelOverrideSettings = { CURATOR_MODELS_MANIFEST?: string | undefined } & {
+  [R in ModelRole as `CURATOR_MODEL_${Uppercase<R>}`]?: string | undefined;
+};
+
 /**
- * The one place that reads the override variables:
+ * The one place that interprets the override settings:
  * `CURATOR_MODEL_<ROLE>=org/name@revision` and `CURATOR_MODELS_MANIFEST=<file.json>` holding
  * `{ "models": [<manifest entry>, ...] }`. A per-role variable wins over the file.
  */
-export function modelOverridesFromEnv(env: NodeJS.ProcessEnv = process.env): ModelOverrides {
+export function modelOverridesFromEnv(env: ModelOverrideSettings): ModelOverrides {
   const overrides: ModelOverrides = {};
   const file = env['CURATOR_MODELS_MANIFEST'];
   if (file) {
@@ -30,8 +35,8 @@ export function modelOverridesFromEnv(env: NodeJS.ProcessEnv = process.env): Mod
     for (const entry of parseOrThrow(overrideFileSchema, raw).models) overrides[entry.role] = entry;
   }
   for (const role of roles) {
-    const name = `CURATOR_MODEL_${role.toUpperCase()}`;
-    const value = env[name];
+    const name = `CURATOR_MODEL_${role.toUpperCase()}` as const;
+    const value = env[name as keyof ModelOverrideSettings];
     if (!value) continue;
     try {
       parseModelReference(value);

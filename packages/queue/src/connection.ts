@@ -2,7 +2,51 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 export const defaultRedisUrl = 'redis://127.0.0.1:6379';
 
-/** An ioredis connection as BullMQ wants it (no per-request retry limit for blocking workers). */
+export interface RedisErrorLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * A connection for BullMQ workers and blocking reads (QueueEvents): no per-request retry limit, so
+ * a worker rides out a Redis restart and carries on.
+ */
 export function createRedis(url: string | undefined, options: RedisOptions = {}): Redis {
   return new Redis(url ?? defaultRedisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...options });
+}
+
+/**
+ * The gateway's connection for commands: every call ends within `commandTimeoutMs`. While Redis is
+ * unreachable commands fail at once (no offline queue) instead of waiting for it to come back, so
+ * an HTTP request is answered 503 rather than left hanging, and nothing is enqueued behind the
+ * client's back after it gave up.
+ */
+export function createCommandRedis(url: string | undefined, commandTimeoutMs: number): Redis {
+  return new Redis(url ?? defaultRedisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(1000, commandTimeoutMs),
+    enableReadyCheck: true,
+    // Reconnect quickly at first, then every 2 s while Redis stays away.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+  });
+}
+
+/**
+ * Logs a connection's trouble once per outage (ioredis emits an error for every reconnect attempt)
+ * and says when it is back. Without an `error` listener ioredis prints each one to stderr.
+ */
+export function logRedisErrors(redis: Redis, log: RedisErrorLog, name: string): void {
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    log.warn({ err: error, connection: name }, 'Redis unreachable');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info({ connection: name }, 'Redis reachable again');
+  });
 }

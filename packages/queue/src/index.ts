@@ -1,6 +1,13 @@
-export { pools, poolForJobType, keys, type Pool } from './names.ts';
-export { jobDataSchema, encodeFailure, decodeFailure, type JobData, type JobProgressData, type JobReturn } from './job-data.ts';
+// Gateway side
+export { JobQueues, type JobQueuesOptions, type QueueDepth } from './job-queues.ts';
+export type { JobWatch } from './job-events.ts';
+export { defaultLinks, type JobLinks } from './job-view.ts';
+// Worker side
+export { startJobRuntime, type JobRuntime, type JobRuntimeOptions, type RuntimeHooks, type RuntimeLogger, type AttemptOutcome, type WorkerDescription } from './runtime.ts';
+export type { JobContext, StageHandler, StageHandlers } from './handlers.ts';
+export type { StageOutcome, StageOptions, StageContext } from './stage-tracker.ts';
+// Both
+export { queueSettingsFromEnv, type QueueSettings } from './settings.ts';
+export { pools, poolOfJobType, poolForJobType, jobTypesForPool, isJobId, keys, jobLockKey, type Pool } from './names.ts';
 export { createRedis, defaultRedisUrl } from './connection.ts';
-export { toJobView } from './job-view.ts';
-export { JobQueues, defaultLinks, type JobQueuesOptions, type QueueDepth } from './job-queues.ts';
-export { publishHeartbeat, readHeartbeats, removeHeartbeat, heartbeatMissedPeriods } from './heartbeat.ts';
+export { readHeartbeats, heartbeatMissedPeriods } from './heartbeat.ts';

@@ -1,26 +1,21 @@
-import { randomUUID } from 'node:crypto';
-import { Queue, Job, type JobsOptions } from 'bullmq';
+import { Queue, Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CuratorError, type JobRequest, type JobView, type JobType, type WorkerHeartbeat } from '@curator/contracts';
-import { pools, poolForJobType, keys, type Pool } from './names.ts';
-import { decodeFailure, type JobData, type JobReturn } from './job-data.ts';
-import { toJobView } from './job-view.ts';
+import { CuratorError, isCuratorError, type JobRequest, type JobType, type StoredJobView, type WorkerHeartbeat } from '@curator/contracts';
+import { pools, poolForJobType, keys, isJobId, newJobId, childJobId, type Pool } from './names.ts';
+import type { JobData, JobReturn } from './job-data.ts';
+import { toJobView, withChildProgress, asProgress, defaultLinks, type JobLinks } from './job-view.ts';
 import { readHeartbeats } from './heartbeat.ts';
+import { createCommandRedis, logRedisErrors, type RedisErrorLog } from './connection.ts';
+import { jobOptions, type QueueSettings } from './settings.ts';
+import { JobEvents, type JobWatch } from './job-events.ts';
 
 export interface JobQueuesOptions {
-  connection: Redis;
-  prefix: string;
-  attempts: number;
-  backoffMs: number;
-  ttlSeconds: number;
-  links?: (id: string) => JobView['links'];
+  settings: QueueSettings;
+  /** Longest wait for one Redis command; a call that needs longer answers `queue_unavailable`. */
+  commandTimeoutMs: number;
+  logger: RedisErrorLog;
+  links?: JobLinks;
 }
-
-type BulkJob = { name: string; data: JobData; opts: JobsOptions };
-/** Most jobs in one group commit: bounds the size of one Redis transaction. */
-const maxJobsPerAdd = 200;
-
-export const defaultLinks = (id: string): JobView['links'] => ({ self: `/jobs/${id}`, events: `/jobs/${id}/events` });
 
 export interface QueueDepth {
   queue: Pool;
@@ -28,30 +23,53 @@ export interface QueueDepth {
   count: number;
 }
 
-/** The gateway's side of the queues: submit jobs, read them back, cancel them. */
+type BulkJob = { name: string; data: JobData; opts: ReturnType<typeof jobOptions> };
+type CuratorJob = Job<JobData, JobReturn>;
+/** Most jobs in one group commit: bounds the size of one Redis transaction. */
+const maxJobsPerAdd = 200;
+
+/**
+ * The gateway's side of the queues: submit jobs, read them back, cancel them, watch them change.
+ * Every call is bounded: while Redis is unreachable or slow it fails with `queue_unavailable`
+ * (retryable) within a few command timeouts instead of hanging the request.
+ */
 export class JobQueues {
-  readonly queues: Record<Pool, Queue<JobData, JobReturn>>;
-  private readonly options: JobQueuesOptions;
-  private readonly links: (id: string) => JobView['links'];
+  /** The command connection (bounded); the rate limiter's store shares it. */
   readonly redis: Redis;
+  private readonly queues: Record<Pool, Queue<JobData, JobReturn>>;
+  private readonly settings: QueueSettings;
+  /** The links every job view and acceptance carries (PUBLIC_URL-based or relative). */
+  readonly links: JobLinks;
+  private readonly deadlineMs: number;
+  private readonly events: JobEvents;
 
   constructor(options: JobQueuesOptions) {
-    this.options = options;
-    this.redis = options.connection;
+    this.settings = options.settings;
     this.links = options.links ?? defaultLinks;
-    const make = (pool: Pool) => new Queue<JobData, JobReturn>(pool, { connection: options.connection, prefix: options.prefix });
+    // A call is a few commands in a row; BullMQ's first command also waits for the connection.
+    this.deadlineMs = options.commandTimeoutMs * 3;
+    this.redis = createCommandRedis(options.settings.redisUrl, options.commandTimeoutMs);
+    logRedisErrors(this.redis, options.logger, 'gateway');
+    const make = (pool: Pool) => new Queue<JobData, JobReturn>(pool, { connection: this.redis, prefix: options.settings.prefix });
     this.queues = { text: make('text'), image: make('image') };
+    for (const queue of Object.values(this.queues)) queue.on('error', () => undefined);
+    this.events = new JobEvents({ redisUrl: options.settings.redisUrl, prefix: options.settings.prefix, logger: options.logger });
   }
 
-  jobOptions(id: string): JobsOptions {
-    const { attempts, backoffMs, ttlSeconds } = this.options;
-    return {
-      jobId: id,
-      attempts,
-      backoff: { type: 'exponential', delay: backoffMs },
-      removeOnComplete: { age: ttlSeconds },
-      removeOnFail: { age: ttlSeconds },
-    };
+  /** Runs a gateway operation within its deadline; Redis trouble becomes `queue_unavailable`. */
+  private async bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${this.deadlineMs} ms`)), this.deadlineMs);
+    });
+    try {
+      return await Promise.race([operation(), deadline]);
+    } catch (error) {
+      if (isCuratorError(error)) throw error;
+      throw new CuratorError('queue_unavailable', `The job queue is unavailable (${what}): ${(error as Error).message}`, { retryable: true, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -61,15 +79,11 @@ export class JobQueues {
    */
   async submit(requests: JobRequest[]): Promise<Array<{ id: string; type: JobType }>> {
     const submittedAt = new Date().toISOString();
-    const accepted = requests.map((request) => ({ id: randomUUID(), request }));
+    const accepted = requests.map((request) => ({ id: newJobId(), request }));
     const byPool = Map.groupBy(accepted, (item) => poolForJobType(item.request.type));
-    try {
-      await Promise.all(
-        [...byPool].map(([pool, items]) => this.enqueue(pool, items.map(({ id, request }) => ({ name: request.type, data: { request, submittedAt }, opts: this.jobOptions(id) })))),
-      );
-    } catch (error) {
-      throw new CuratorError('queue_unavailable', `Could not enqueue: ${(error as Error).message}`, { retryable: true, cause: error });
-    }
+    await this.bounded('enqueue', () =>
+      Promise.all([...byPool].map(([pool, items]) => this.enqueue(pool, items.map(({ id, request }) => ({ name: request.type, data: { request, submittedAt }, opts: jobOptions(this.settings, id) }))))),
+    );
     return accepted.map(({ id, request }) => ({ id, type: request.type }));
   }
 
@@ -92,7 +106,7 @@ export class JobQueues {
     return batch.done;
   }
 
-  async findJob(id: string): Promise<Job<JobData, JobReturn> | null> {
+  private async findJob(id: string): Promise<CuratorJob | null> {
     for (const pool of pools) {
       const job = await Job.fromId<JobData, JobReturn>(this.queues[pool], id);
       if (job) return job;
@@ -100,35 +114,44 @@ export class JobQueues {
     return null;
   }
 
-  async get(id: string): Promise<JobView | null> {
+  /** A job by id; null for an unknown id or one that is not a job id at all (never a BullMQ key). */
+  get(id: string): Promise<StoredJobView | null> {
+    if (!isJobId(id)) return Promise.resolve(null);
+    return this.bounded('read', () => this.read(id));
+  }
+
+  private async read(id: string): Promise<StoredJobView | null> {
     let job = await this.findJob(id);
     if (!job) return null;
     const state = await job.getState();
     // The job may have finished between reading its fields and its state: read the fields again
     // so a finished job never shows without its result or error.
     if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
-      const again = await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id);
-      if (!again) return null;
-      job = again;
+      job = (await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id)) ?? null;
+      if (!job) return null;
     }
     const view = toJobView(job, state, this.links);
-    return state === 'failed' ? this.withChildFailure(view, job.failedReason) : view;
+    return state === 'waiting-children' ? this.withChild(view) : view;
   }
 
-  /**
-   * A curate job whose image stages failed in the other pool fails with BullMQ's bare "child <key>
-   * failed"; the child's own typed error (canceled, bad input, ...) is what the client needs.
-   */
-  private async withChildFailure(view: JobView, failedReason: string | undefined): Promise<JobView> {
-    const childKey = /^child (\S+) failed$/.exec(failedReason?.trim() ?? '')?.[1];
-    if (!childKey) return view;
-    const child = await Job.fromId<JobData, JobReturn>(this.queues.image, childKey.slice(childKey.lastIndexOf(':') + 1));
-    if (!child?.failedReason) return view;
-    const error = decodeFailure(child.failedReason);
-    return { ...view, status: error.code === 'canceled' ? 'canceled' : 'failed', error };
+  /** A job waiting for its child shows the child's live stages. */
+  private async withChild(view: StoredJobView): Promise<StoredJobView> {
+    for (const pool of pools.filter((p) => p !== poolForJobType(view.type))) {
+      const child = await Job.fromId<JobData, JobReturn>(this.queues[pool], childJobId(view.id, pool));
+      const progress = asProgress(child?.progress);
+      if (progress) return withChildProgress(view, progress);
+    }
+    return view;
   }
 
-  async getMany(ids: string[]): Promise<Array<JobView | null>> {
+  /** The request a job was submitted with, as stored (defaults applied): what a rerun would run again. */
+  request(id: string): Promise<JobRequest | null> {
+    if (!isJobId(id)) return Promise.resolve(null);
+    return this.bounded('read', async () => (await this.findJob(id))?.data.request ?? null);
+  }
+
+  /** Several jobs in the order asked; null where there is none. */
+  list(ids: string[]): Promise<Array<StoredJobView | null>> {
     return Promise.all(ids.map((id) => this.get(id)));
   }
 
@@ -137,36 +160,54 @@ export class JobQueues {
    * request is published to every worker (the holder aborts it) and left as a marker that a
    * worker picking the job up later honours.
    */
-  async cancel(id: string): Promise<JobView | null> {
-    const job = await this.findJob(id);
-    if (!job) return null;
-    const state = await job.getState();
-    const view = toJobView(job, state, this.links);
+  async cancel(id: string): Promise<StoredJobView | null> {
+    const view = await this.get(id);
+    if (!view) return null;
     if (view.status === 'succeeded' || view.status === 'failed' || view.status === 'canceled') {
       throw new CuratorError('job_not_cancelable', `Job ${id} already ${view.status}`);
     }
-    const k = keys(this.options.prefix);
-    const redis = this.options.connection;
-    await redis.set(k.cancelMarker(id), '1', 'EX', this.options.ttlSeconds);
-    await redis.publish(k.cancelChannel, id);
+    const k = keys(this.settings.prefix);
+    await this.bounded('cancel', async () => {
+      await this.redis.set(k.cancelMarker(id), '1', 'EX', this.settings.ttlSeconds);
+      await this.redis.publish(k.cancelChannel, id);
+    });
     return view;
   }
 
-  async depths(): Promise<QueueDepth[]> {
-    const states = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children'] as const;
-    const out: QueueDepth[] = [];
-    for (const pool of pools) {
-      const counts = await this.queues[pool].getJobCounts(...states);
-      for (const state of states) out.push({ queue: pool, state, count: counts[state] ?? 0 });
-    }
-    return out;
+  /** Subscribes to a job's changes (pushed from BullMQ's events; read the job again on each). */
+  watch(id: string): JobWatch {
+    return this.events.watch(id);
+  }
+
+  depths(): Promise<QueueDepth[]> {
+    return this.bounded('count', async () => {
+      const states = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children'] as const;
+      const out: QueueDepth[] = [];
+      for (const pool of pools) {
+        const counts = await this.queues[pool].getJobCounts(...states);
+        for (const state of states) out.push({ queue: pool, state, count: counts[state] ?? 0 });
+      }
+      return out;
+    });
   }
 
   workers(): Promise<WorkerHeartbeat[]> {
-    return readHeartbeats(this.options.connection, this.options.prefix);
+    return this.bounded('workers', () => readHeartbeats(this.redis, this.settings.prefix));
+  }
+
+  /** Resolves once the command connection is up (commands fail at once before that: no offline queue). */
+  ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return this.bounded('connect', () => new Promise<void>((resolve) => this.redis.once('ready', () => resolve())));
+  }
+
+  ping(): Promise<unknown> {
+    return this.bounded('ping', () => this.redis.ping());
   }
 
   async close(): Promise<void> {
-    await Promise.all(pools.map((pool) => this.queues[pool].close()));
+    await this.events.close();
+    await Promise.all(pools.map((pool) => this.queues[pool].close().catch(() => undefined)));
+    this.redis.disconnect();
   }
 }

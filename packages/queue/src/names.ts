@@ -1,11 +1,55 @@
-import type { JobType } from '@curator/contracts';
+import { randomUUID } from 'node:crypto';
+import { jobTypes, type JobType } from '@curator/contracts';
 
 /** Worker pools, one BullMQ queue each: image workers scale apart from text workers. */
 export const pools = ['text', 'image'] as const;
 export type Pool = (typeof pools)[number];
 
+/** The pool that runs each job type (the one place this mapping is stated). */
+export const poolOfJobType: Record<JobType, Pool> = {
+  curate: 'text',
+  classify: 'text',
+  summarize: 'text',
+  headline: 'text',
+  'text-to-image': 'image',
+};
+
 export function poolForJobType(type: JobType): Pool {
-  return type === 'text-to-image' ? 'image' : 'text';
+  return poolOfJobType[type];
+}
+
+export function jobTypesForPool(pool: Pool): JobType[] {
+  return jobTypes.filter((type) => poolOfJobType[type] === pool);
+}
+
+/** Job ids are random UUIDs: unguessable, and never one of BullMQ's own key names (`meta`, `events`, ...). */
+const jobIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function newJobId(): string {
+  return randomUUID();
+}
+
+export function isJobId(value: string): boolean {
+  return jobIdPattern.test(value);
+}
+
+/** A job's stages that run in another pool run as this child job (one per pool). */
+export function childJobId(parentId: string, pool: Pool): string {
+  return `${parentId}-${pool}`;
+}
+
+/** The parent of a child job id, or null for a top-level job. */
+export function parentOfChildId(id: string): string | null {
+  for (const pool of pools) {
+    const suffix = `-${pool}`;
+    if (id.endsWith(suffix) && isJobId(id.slice(0, -suffix.length))) return id.slice(0, -suffix.length);
+  }
+  return null;
+}
+
+/** BullMQ's lock of a job being processed (renewed every half lock): for diagnostics and tests. */
+export function jobLockKey(prefix: string, pool: Pool, jobId: string): string {
+  return `${prefix}:${pool}:${jobId}:lock`;
 }
 
 /** Redis keys outside BullMQ's own, all under the deployment's prefix. */
@@ -16,5 +60,6 @@ export function keys(prefix: string) {
     cancelChannel: `${prefix}:cancel`,
     cancelMarker: (jobId: string) => `${prefix}:cancel:${jobId}`,
     stageCache: (hash: string) => `${prefix}:stage-cache:${hash}`,
+    rateLimit: `${prefix}:rate-limit:`,
   };
 }

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Stage, StageInputInfo } from '@curator/contracts';
-import { keys, type JobData, type JobProgressData, type JobReturn } from '@curator/queue';
-import type { WorkerMetrics } from '@curator/telemetry';
+import { keys } from './names.ts';
+import type { JobProgressData } from './job-data.ts';
 
 export interface StageOutcome<T> {
   value: T;
@@ -29,14 +28,26 @@ export interface StageContext {
 
 const progressIntervalMs = 200;
 
+export interface StageTrackerOptions {
+  stageNames: string[];
+  /** Writes the job's progress (in order; a late write never overwrites a newer one). */
+  writeProgress(progress: JobProgressData): Promise<unknown>;
+  /** Called with each stage that ran (not for cache hits). */
+  onStageFinished?(stage: { name: string; model: string | undefined; seconds: number }): void;
+  redis: Redis;
+  prefix: string;
+  cacheTtlSeconds: number;
+  signal: AbortSignal;
+}
+
 /**
  * Runs a job's stages in order, keeps the job's progress and stage list current in Redis (read
  * by `GET /jobs/:id`), times each stage into the metrics, and reuses cached stage outputs.
  */
 export class StageTracker {
   readonly stages: Stage[];
-  private readonly job: Job<JobData, JobReturn>;
-  private readonly metrics: WorkerMetrics;
+  private readonly writeProgress: StageTrackerOptions['writeProgress'];
+  private readonly onStageFinished: StageTrackerOptions['onStageFinished'];
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly cacheTtlSeconds: number;
@@ -46,9 +57,9 @@ export class StageTracker {
   private pendingWrite: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(options: { job: Job<JobData, JobReturn>; stageNames: string[]; metrics: WorkerMetrics; redis: Redis; prefix: string; cacheTtlSeconds: number; signal: AbortSignal }) {
-    this.job = options.job;
-    this.metrics = options.metrics;
+  constructor(options: StageTrackerOptions) {
+    this.writeProgress = options.writeProgress;
+    this.onStageFinished = options.onStageFinished;
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.cacheTtlSeconds = options.cacheTtlSeconds;
@@ -84,7 +95,7 @@ export class StageTracker {
       const outcome = await work({ progress: (fraction, detail) => this.onProgress(index, fraction, detail), signal: this.signal });
       const ms = performance.now() - started;
       this.finishStage(stage, outcome, ms, false);
-      this.metrics.stageDuration.observe({ stage: name, model: options.model ?? 'none' }, ms / 1000);
+      this.onStageFinished?.({ name, model: options.model, seconds: ms / 1000 });
       if (cacheKey) await this.redis.set(cacheKey, JSON.stringify(outcome), 'EX', this.cacheTtlSeconds).catch(() => undefined);
       await this.flush();
       return outcome.value;
@@ -100,9 +111,17 @@ export class StageTracker {
   async markWaiting(name: string, detail: string): Promise<void> {
     const index = this.stages.findIndex((s) => s.name === name);
     if (index < 0) return;
+    if (this.stages[index]!.status === 'succeeded') return;
     this.stages[index]!.status = 'running';
     this.current = { index, fraction: 0, detail };
     await this.flush();
+  }
+
+  /** Takes over stages that finished earlier (before the job waited) or elsewhere (in a child job). */
+  restoreFinished(stages: Stage[]): void {
+    for (const saved of stages) {
+      if (saved.status === 'succeeded' || saved.status === 'skipped') this.restore(saved.name, { ...saved });
+    }
   }
 
   /** Fills in a stage that ran elsewhere. */
@@ -144,7 +163,7 @@ export class StageTracker {
     else if (!this.pendingWrite) this.pendingWrite = setTimeout(() => void this.flush().catch(() => undefined), wait);
   }
 
-  private flush(): Promise<void> {
+  flush(): Promise<void> {
     if (this.pendingWrite) {
       clearTimeout(this.pendingWrite);
       this.pendingWrite = null;
@@ -158,7 +177,10 @@ export class StageTracker {
       stages: this.stages.map((s) => ({ ...s })),
     };
     // Writes go out in order, so a late write never overwrites a newer one.
-    this.writing = this.writing.then(() => this.job.updateProgress(progress)).catch(() => undefined);
+    this.writing = this.writing.then(() => this.writeProgress(progress)).then(
+      () => undefined,
+      () => undefined,
+    );
     return this.writing;
   }
 

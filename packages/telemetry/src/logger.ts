@@ -4,9 +4,9 @@ export type { Logger } from 'pino';
 
 /**
  * JSON lines on stdout, one logger per component. Docker and Kubernetes collect stdout, so no file
- * transport: log shipping is the platform's job.
+ * transport: log shipping is the platform's job. The level comes from the parsed config (`env.LOG_LEVEL`).
  */
-export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level: string): Logger {
   return pino({
     name,
     level,

@@ -39,11 +39,13 @@ export async function testEnvironment(options: { roles?: readonly TestModelRole[
   const dataDir = await mkdtemp(join(tmpdir(), 'curator-test-'));
   const s3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), port: 0, host: '127.0.0.1' });
   const modelsDir = await testModels(options.roles ?? ['sentiment', 'genre', 'summarizer', 'headline', 'image']);
+  // The developer's REDIS_URL (if any) still picks the Redis; everything else is this test's own.
+  const outside = loadEnv();
   const vars: Record<string, string> = {
     HOST: '127.0.0.1',
     PORT: '0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: outside.REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: prefix,
     S3_ENDPOINT: s3.endpoint,
     S3_BUCKET: 'curator-test',

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCuratorError } from '@curator/contracts';
-import { loadEnv } from '@curator/config';
+import { loadEnv, type Env } from '@curator/config';
 import { storageOptionsFromEnv, type ObjectStorageOptions } from '@curator/storage';
 import {
   listModels,
@@ -22,7 +22,8 @@ import {
 export interface ModelsCommandIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
+  /** Variables to parse instead of the process environment (tests). */
+  env?: Record<string, string | undefined>;
 }
 
 /** The command that fetches missing models, as users type it. */
@@ -45,9 +46,8 @@ export function describeMissingModels(result: Pick<ModelCheck, 'missing'>): stri
   return lines.join('\n');
 }
 
-function settings(env: NodeJS.ProcessEnv): { modelsDir: string; set: ModelSet } {
-  const set = env['CURATOR_MODELS'] === 'test' ? 'test' : 'real';
-  return { modelsDir: resolve(env['MODELS_DIR'] || 'models'), set };
+function settings(env: Env): { modelsDir: string; set: ModelSet } {
+  return { modelsDir: resolve(env.MODELS_DIR), set: env.CURATOR_MODELS };
 }
 
 /** The S3 client settings of Curator's config (same parsing as the gateway and worker) for an s3:// model source. */
@@ -215,7 +215,9 @@ export function exportInstructions(options: { roles?: ModelRole[]; push?: string
 }
 
 /** Adds `models pull | list | export` to the Curator CLI. */
-export function registerModelsCommand(program: Command, io: ModelsCommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): void {
+export function registerModelsCommand(program: Command, io: ModelsCommandIo = { stdout: process.stdout, stderr: process.stderr }): void {
+  // Parsed when a command runs (the one config parser; a wrong variable is named there).
+  const config = (): Env => loadEnv(io.env);
   const models = program.command('models').description('Pull, list and export the ONNX models (MODELS_DIR, CURATOR_MODELS)');
 
   models
@@ -227,7 +229,8 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
     .option('--exports-from <source>', "with --from hub: where Curator's own exports come from (s3://bucket/prefix or a folder); default CURATOR_MODELS_EXPORTS")
     .option('--concurrency <n>', 'files downloaded at once', '4')
     .action(async (options: { only?: string; precision?: string; from: string; exportsFrom?: string; concurrency: string }, command: Command) => {
-      const { modelsDir, set } = settings(io.env);
+      const env = config();
+      const { modelsDir, set } = settings(env);
       if (set === 'test') {
         io.stdout.write('CURATOR_MODELS=test: the test models are generated, not pulled. Run `npm run models:test`.\n');
         return;
@@ -239,16 +242,16 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
         const result = await pullModels({
           modelsDir,
           set,
-          overrides: modelOverridesFromEnv(io.env),
+          overrides: modelOverridesFromEnv(env),
           from: options.from,
-          ...((options.exportsFrom ?? io.env['CURATOR_MODELS_EXPORTS']) ? { exportsFrom: options.exportsFrom ?? io.env['CURATOR_MODELS_EXPORTS'] } : {}),
-          hfEndpoint: io.env['HF_ENDPOINT'] || 'https://huggingface.co',
+          ...((options.exportsFrom ?? env.CURATOR_MODELS_EXPORTS) ? { exportsFrom: options.exportsFrom ?? env.CURATOR_MODELS_EXPORTS } : {}),
+          hfEndpoint: env.HF_ENDPOINT || 'https://huggingface.co',
           concurrency: Math.max(1, Number(options.concurrency) || 4),
           onProgress: reporter.onProgress,
           ...(rolesWanted ? { roles: rolesWanted } : {}),
           ...(precision ? { precision } : {}),
-          ...(io.env['HF_TOKEN'] ? { hfToken: io.env['HF_TOKEN'] } : {}),
-          s3: s3SourceSettings(storageOptionsFromEnv(loadEnv(io.env))),
+          ...(env.HF_TOKEN ? { hfToken: env.HF_TOKEN } : {}),
+          s3: s3SourceSettings(storageOptionsFromEnv(env)),
         });
         reporter.stop();
         io.stdout.write(
@@ -269,8 +272,9 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
     .option('--verify', 'hash files that changed since they were last verified')
     .option('--json', 'machine-readable output')
     .action(async (options: { verify?: boolean; json?: boolean }) => {
-      const { modelsDir, set } = settings(io.env);
-      const rows = await listModels({ modelsDir, set, overrides: modelOverridesFromEnv(io.env), ...(options.verify ? { verify: true } : {}) });
+      const env = config();
+      const { modelsDir, set } = settings(env);
+      const rows = await listModels({ modelsDir, set, overrides: modelOverridesFromEnv(env), ...(options.verify ? { verify: true } : {}) });
       if (options.json) {
         io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
@@ -292,7 +296,7 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
     .option('--push <s3url>', 'also upload the result to s3://bucket/prefix')
     .option('--dry-run', 'print the commands instead of running them')
     .action(async (options: { only?: string; push?: string; dryRun?: boolean }, command: Command) => {
-      const { modelsDir } = settings(io.env);
+      const { modelsDir } = settings(config());
       const rolesWanted = parseRoles(options.only);
       const instructions = exportInstructions({ out: modelsDir, ...(rolesWanted ? { roles: rolesWanted } : {}), ...(options.push ? { push: options.push } : {}) });
       if (options.dryRun || !dockerAvailable()) {

@@ -5,13 +5,12 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { availableJobTypes } from '@curator/contracts';
 import { loadEnv, type Env } from '@curator/config';
-import { createRedis } from '@curator/queue';
+import { jobTypesForPool } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv } from '@curator/storage';
 import { createLogger, createMetrics, type Logger } from '@curator/telemetry';
 import { checkModels, pullModels, modelOverridesFromEnv, type ModelRole } from '@curator/models';
-import { ensureTestModels } from '@curator/testmodels';
 import { startGatewayServer } from '@curator/gateway';
-import { startWorker, rolesForJobType, jobTypesForPool } from '@curator/worker';
+import { startWorker, rolesForJobType } from '@curator/worker';
 import { describeMissingModels, progressReporter } from './models.ts';
 
 function portAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -60,10 +59,12 @@ async function ensureRedis(env: Env, logger: Logger): Promise<{ url: string; chi
 /** Makes sure the models of the roles this process serves are on disk: generated, or pulled. */
 async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promise<void> {
   if (env.CURATOR_MODELS === 'test') {
+    // Loaded only for the test set: the generator is not needed to serve the real models.
+    const { ensureTestModels } = await import('@curator/testmodels');
     await ensureTestModels(env.MODELS_DIR, roles, (role) => logger.info({ role }, 'writing generated test model'));
     return;
   }
-  const overrides = modelOverridesFromEnv();
+  const overrides = modelOverridesFromEnv(env);
   const check = await checkModels({ modelsDir: env.MODELS_DIR, set: 'real', roles, overrides });
   if (check.missing.length === 0) return;
   logger.info({ missing: check.missing.map((m) => m.id) }, 'pulling the models this machine lacks');
@@ -74,8 +75,16 @@ async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promi
       set: 'real',
       roles: check.missing.map((m) => m.role),
       overrides,
-      ...(process.env.HF_ENDPOINT ? { hfEndpoint: process.env.HF_ENDPOINT } : {}),
-      ...(process.env.HF_TOKEN ? { hfToken: process.env.HF_TOKEN } : {}),
+      ...(env.HF_ENDPOINT ? { hfEndpoint: env.HF_ENDPOINT } : {}),
+      ...(env.HF_TOKEN ? { hfToken: env.HF_TOKEN } : {}),
+      // Curator's own exports (s3://bucket/prefix or a folder), as `models pull` takes them.
+      ...(env.CURATOR_MODELS_EXPORTS ? { exportsFrom: env.CURATOR_MODELS_EXPORTS } : {}),
+      s3: {
+        ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
+        region: env.S3_REGION,
+        forcePathStyle: env.S3_FORCE_PATH_STYLE,
+        ...(env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY } } : {}),
+      },
       onProgress: reporter.onProgress,
     });
   } catch (error) {
@@ -100,11 +109,11 @@ async function loadEmbeddedS3(): Promise<typeof import('@curator/embedded-s3')> 
 }
 
 /** `npm start`: Redis (found or started), S3 (embedded unless S3_ENDPOINT), models, gateway and worker in one process. */
-export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise<{ close(): Promise<void>; url: string }> {
-  let env = loadEnv(source);
+export async function startAll(parsed: Env): Promise<{ close(): Promise<void>; url: string }> {
+  let env = parsed;
   const logger = createLogger('curator', env.LOG_LEVEL);
   // Models first: without them nothing else is worth starting.
-  const jobTypes = env.WORKER_POOLS.flatMap((pool) => jobTypesForPool[pool]).filter((type) => availableJobTypes.includes(type));
+  const jobTypes = env.WORKER_POOLS.flatMap((pool) => jobTypesForPool(pool)).filter((type) => availableJobTypes.includes(type));
   const roles = [...new Set(jobTypes.flatMap((type) => rolesForJobType[type]))];
   await ensureModels(env, roles, logger);
 
@@ -117,6 +126,8 @@ export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise
   try {
     const redisInfo = await ensureRedis(env, logger);
     cleanups.push(() => redisInfo.child?.kill('SIGTERM'));
+    // The gateway and the worker each open their own connections to it.
+    env = { ...env, REDIS_URL: redisInfo.url };
     if (!env.S3_ENDPOINT) {
       const directory = resolve(env.DATA_DIR, 's3');
       await mkdir(directory, { recursive: true });
@@ -126,8 +137,6 @@ export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise
       logger.info({ endpoint: s3.endpoint, directory }, 'embedded S3 server started');
       env = { ...env, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId, S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey };
     }
-    const redis = createRedis(redisInfo.url);
-    cleanups.push(() => redis.disconnect());
     const storageLogger = logger.child({ component: 'storage' });
     const storage = createObjectStorage({
       ...storageOptionsFromEnv(env),
@@ -138,9 +147,9 @@ export async function startAll(source: NodeJS.ProcessEnv = process.env): Promise
     await storage.ensureBucket();
     // One registry for both halves: one /metrics shows the whole system.
     const metrics = createMetrics({ process: 'all', defaultLabels: { service: 'curator' } });
-    const worker = await startWorker({ env: { ...env, REDIS_URL: redisInfo.url }, redis, storage, metrics, logger: logger.child({ component: 'worker' }) });
+    const worker = await startWorker({ env, storage, metrics, logger: logger.child({ component: 'worker' }) });
     cleanups.push(() => worker.close());
-    const gateway = await startGatewayServer({ env, redis, storage, metrics, logger: logger.child({ component: 'gateway' }) });
+    const gateway = await startGatewayServer({ env, storage, metrics, logger: logger.child({ component: 'gateway' }) });
     cleanups.push(() => gateway.close());
     logger.info({ url: gateway.url, docs: `${gateway.url}/docs`, models: env.CURATOR_MODELS, device: worker.models.device.device }, 'Curator is up');
     return { url: gateway.url, close: stopAll };
@@ -155,7 +164,7 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('Run everything in one process: gateway, worker, embedded S3, and Redis when none answers')
     .action(async () => {
-      const running = await startAll();
+      const running = await startAll(loadEnv());
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           void running.close().then(() => process.exit(0));

@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { fastifySSE } from '@fastify/sse';
+import { errorBodySchema, jobEventSchema, type JobEvent, type StoredJobView } from '@curator/contracts';
+import { isJobId, type JobQueues } from '@curator/queue';
+import { idParams, jobNotFound } from './jobs.ts';
+import { isFinished, versionOf, type JobViews } from '../views.ts';
+
+/** A comment line every this often keeps proxies from closing a quiet stream. */
+export const heartbeatMs = 15_000;
+/** What EventSource waits before reconnecting (with Last-Event-ID). */
+const reconnectMs = 2_000;
+
+function eventName(view: StoredJobView, first: boolean): JobEvent['event'] {
+  if (view.status === 'succeeded') return 'completed';
+  if (view.status === 'failed' || view.status === 'canceled') return view.status;
+  return first ? 'snapshot' : 'progress';
+}
+
+/**
+ * `GET /jobs/:id/events`: the job as server-sent events, pushed when it changes (BullMQ's events
+ * prompt a fresh read of the job; no stream polls), until it ends. Each event carries the whole
+ * job; its `id` is a version of the job's state, so a client that reconnects with `Last-Event-ID`
+ * gets the job again only if it changed meanwhile, and always gets the final state.
+ */
+export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobViews }> = async (app, options) => {
+  const { queues, views } = options;
+  await app.register(fastifySSE, { heartbeatInterval: heartbeatMs });
+
+  app.get('/jobs/:id/events', {
+    sse: { kind: 'manual' },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Live job updates as server-sent events (`data`: a JobEvent); ends when the job does. Resumable with Last-Event-ID.',
+      params: idParams,
+      response: {
+        200: { description: 'text/event-stream; each event: `id` (the job state version), `event`, and `data`, a JobEvent', content: { 'text/event-stream': { schema: jobEventSchema } } },
+        404: errorBodySchema,
+        503: errorBodySchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const { id } = request.params;
+      if (!isJobId(id)) throw jobNotFound(id);
+      // Subscribe before the first read, so no change can fall between the two.
+      const watch = queues.watch(id);
+      try {
+        let view = await queues.get(id);
+        if (!view) throw jobNotFound(id);
+        const closed = new Promise<'closed'>((resolve) => reply.sse.onClose(() => resolve('closed')));
+        let sent = reply.sse.lastEventId;
+        for (let first = true; ; first = false) {
+          const version = versionOf(view);
+          if (version !== sent) {
+            const event = eventName(view, first);
+            await reply.sse.send({ id: version, event, data: { event, job: await views.toPublic(view) } satisfies JobEvent, ...(first ? { retry: reconnectMs } : {}) });
+            sent = version;
+          }
+          if (isFinished(view) || !reply.sse.isConnected) return;
+          if ((await Promise.race([watch.changed().then(() => 'changed' as const), closed])) === 'closed') return;
+          // A job removed meanwhile (its TTL passed) ends the stream with the last state sent.
+          const next = await queues.get(id);
+          if (!next) return;
+          view = next;
+        }
+      } finally {
+        watch.close();
+      }
+    },
+  });
+};
