@@ -36,7 +36,7 @@ export class JobEvents {
   }
 
   watch(jobId: string): JobWatch {
-    this.start();
+    this.startReaders();
     let pending = false;
     let wake: (() => void) | null = null;
     const listener = () => {
@@ -68,7 +68,16 @@ export class JobEvents {
     };
   }
 
-  private start(): void {
+  /**
+   * Starts the readers (the first `watch` does too) and resolves once they read: a gateway starts them
+   * before serving, so no change falls between a client's first read and the readers' start.
+   */
+  async start(): Promise<void> {
+    this.startReaders();
+    await Promise.all(this.readers!.map(({ events }) => events.waitUntilReady()));
+  }
+
+  private startReaders(): void {
     if (this.readers) return;
     this.readers = pools.map((pool) => {
       // QueueEvents blocks on XREAD: each needs a connection of its own.

@@ -174,6 +174,11 @@ export class JobQueues {
     return view;
   }
 
+  /** Starts the event readers `watch` uses; resolves when they read (it waits while Redis is away). */
+  startWatching(): Promise<void> {
+    return this.events.start();
+  }
+
   /** Subscribes to a job's changes (pushed from BullMQ's events; read the job again on each). */
   watch(id: string): JobWatch {
     return this.events.watch(id);

@@ -25,6 +25,9 @@ function eventName(view: StoredJobView, first: boolean): JobEvent['event'] {
 export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobViews }> = async (app, options) => {
   const { queues, views } = options;
   await app.register(fastifySSE, { heartbeatInterval: heartbeatMs });
+  // The event readers start with the gateway (not with its first stream), so none misses a change; while
+  // Redis is away they connect when it is back, and streams wait for that.
+  queues.startWatching().catch((error: Error) => app.log.warn({ err: error }, 'job event readers did not start'));
 
   app.get('/jobs/:id/events', {
     sse: { kind: 'manual' },
@@ -57,8 +60,12 @@ export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobV
           }
           if (isFinished(view) || !reply.sse.isConnected) return;
           if ((await Promise.race([watch.changed().then(() => 'changed' as const), closed])) === 'closed') return;
-          // A job removed meanwhile (its TTL passed) ends the stream with the last state sent.
-          const next = await queues.get(id);
+          // A job removed meanwhile (its TTL passed) ends the stream with the last state sent. If Redis went
+          // away, the stream ends too: the client reconnects with Last-Event-ID and misses nothing.
+          const next = await queues.get(id).catch((error: Error) => {
+            request.log.info({ err: error, jobId: id }, 'event stream ended: the job could not be read');
+            return null;
+          });
           if (!next) return;
           view = next;
         }
