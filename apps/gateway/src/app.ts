@@ -24,6 +24,8 @@ export interface GatewayDependencies {
   logger?: Logger;
   /** Job types this build can run; others answer 501. */
   jobTypes?: readonly JobType[];
+  /** Heartbeat comments on event streams (default 15 s). */
+  sseHeartbeatMs?: number;
 }
 
 export type Gateway = FastifyInstance<any, any, any, any, ZodTypeProvider>;
@@ -60,6 +62,6 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(apiDocs);
   await app.register(systemRoutes, { queues, storage, jobTypes });
   await app.register(jobRoutes, { queues, views, metrics, links: queues.links, maxArticleChars: env.MAX_ARTICLE_CHARS, jobTypes: new Set(jobTypes) });
-  await app.register(eventRoutes, { queues, views });
+  await app.register(eventRoutes, { queues, views, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
   return app;
 }

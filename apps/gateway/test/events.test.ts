@@ -21,11 +21,12 @@ const steps = new Map<string, { progress: () => void; finish: () => void; fail: 
 const logger = createLogger('test', 'silent');
 
 before(async () => {
-  t = await testEnvironment();
+  t = await testEnvironment({ roles: [] });
   queues = createJobQueues(t.env, logger);
   await queues.ready();
   storage = createObjectStorage(storageOptionsFromEnv(t.env));
-  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }) });
+  // Heartbeats every 50 ms here, so the test sees one without waiting 15 s.
+  app = await buildGateway({ env: t.env, queues, storage, metrics: createMetrics({ process: 'gateway' }), sseHeartbeatMs: 50 });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   runtime = await startJobRuntime({
     settings: queueSettingsFromEnv(t.env),
@@ -117,7 +118,14 @@ async function openStream(path: string, headers: Record<string, string> = {}) {
     }
     return events[read++]!;
   };
-  return { res, events, comments, next, ended, close: () => controller.abort() };
+  const nextComment = async (): Promise<string> => {
+    while (comments.length === 0) {
+      if (over) throw new Error('the stream ended');
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    return comments.shift()!;
+  };
+  return { res, events, comments, next, nextComment, ended, close: () => controller.abort() };
 }
 
 test('a job change is pushed to its stream as it happens; the stream ends with the final state', async () => {
@@ -170,6 +178,32 @@ test('a client that reconnects with Last-Event-ID gets what it missed, and alway
   const late = await openStream(`/jobs/${id}/events`);
   await late.ended;
   assert.deepEqual(late.events.map((e) => e.event), ['failed']);
+});
+
+test('a quiet stream carries heartbeat comments, and nothing reads the job while it does not change', async () => {
+  const id = await submit('quiet');
+  await step('quiet');
+  const stream = await openStream(`/jobs/${id}/events`);
+  await stream.next();
+  // Count the job reads from here on: a stream is pushed, never polled.
+  const get = queues.get.bind(queues);
+  let reads = 0;
+  queues.get = (jobId: string) => {
+    if (jobId === id) reads++;
+    return get(jobId);
+  };
+  try {
+    for (let i = 0; i < 25; i++) assert.match(await stream.nextComment(), /^: ?heartbeat/);
+    assert.equal(stream.events.length, 1, 'nothing changed, so no event');
+    assert.equal(reads, 0, 'no reads without a change');
+    (await step('quiet')).progress();
+    await stream.next();
+    assert.ok(reads >= 1, 'a change is read');
+  } finally {
+    queues.get = get;
+    stream.close();
+    (await step('quiet')).finish();
+  }
 });
 
 test('unknown jobs answer 404 in the error body before any stream starts', async () => {

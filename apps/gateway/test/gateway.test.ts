@@ -12,7 +12,7 @@ let queues: JobQueues;
 let storage: ObjectStorage;
 
 before(async () => {
-  t = await testEnvironment({ vars: { MAX_ARTICLE_CHARS: '200' } });
+  t = await testEnvironment({ roles: [], vars: { MAX_ARTICLE_CHARS: '200' } });
   queues = createJobQueues(t.env, createLogger('test', 'silent'));
   await queues.ready();
   storage = createObjectStorage(storageOptionsFromEnv(t.env));

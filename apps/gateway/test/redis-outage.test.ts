@@ -48,7 +48,7 @@ async function stopRedis(): Promise<void> {
 }
 
 before(async () => {
-  t = await testEnvironment();
+  t = await testEnvironment({ roles: [] });
   port = await freePort();
   await startRedis();
   const env = loadEnv({ ...t.vars, REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_COMMAND_TIMEOUT_MS: '500' });

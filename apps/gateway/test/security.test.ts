@@ -14,7 +14,7 @@ let storage: ObjectStorage;
 const opened: Array<{ app: Gateway; queues: JobQueues }> = [];
 
 before(async () => {
-  t = await testEnvironment();
+  t = await testEnvironment({ roles: [] });
   storage = createObjectStorage(storageOptionsFromEnv(t.env));
 });
 

@@ -6,7 +6,7 @@ import { idParams, jobNotFound } from './jobs.ts';
 import { isFinished, versionOf, type JobViews } from '../views.ts';
 
 /** A comment line every this often keeps proxies from closing a quiet stream. */
-export const heartbeatMs = 15_000;
+export const defaultHeartbeatMs = 15_000;
 /** What EventSource waits before reconnecting (with Last-Event-ID). */
 const reconnectMs = 2_000;
 
@@ -22,9 +22,9 @@ function eventName(view: StoredJobView, first: boolean): JobEvent['event'] {
  * job; its `id` is a version of the job's state, so a client that reconnects with `Last-Event-ID`
  * gets the job again only if it changed meanwhile, and always gets the final state.
  */
-export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobViews }> = async (app, options) => {
+export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobViews; heartbeatMs?: number }> = async (app, options) => {
   const { queues, views } = options;
-  await app.register(fastifySSE, { heartbeatInterval: heartbeatMs });
+  await app.register(fastifySSE, { heartbeatInterval: options.heartbeatMs ?? defaultHeartbeatMs });
   // The event readers start with the gateway (not with its first stream), so none misses a change; while
   // Redis is away they connect when it is back, and streams wait for that.
   queues.startWatching().catch((error: Error) => app.log.warn({ err: error }, 'job event readers did not start'));
