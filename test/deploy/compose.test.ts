@@ -127,13 +127,12 @@ test('services start in dependency order on health, and every dependency exists'
   }
 });
 
-test('redis persists with AOF; models are pulled once by the CLI into the shared volume', () => {
+test('redis persists with AOF; models are prepared once by the CLI into the shared volume', () => {
   const { resolved } = loadCompose();
   const { redis, models, worker } = resolved.services;
   assert.ok(JSON.stringify(redis?.command).includes('"--appendonly","yes"'));
-  const pull = (models?.command as string[]).join(' ');
-  assert.match(pull, /exec node apps\/cli\/src\/main\.ts models pull/);
-  assert.match(pull, /CURATOR_MODELS" = test \]; then exec node packages\/testmodels\/src\/cli\.ts \/models/);
+  // Pull and convert (or, with CURATOR_MODELS=test, write the test set), both precisions for CPU and GPU workers.
+  assert.deepEqual(models?.command, ['node', 'apps/cli/src/main.ts', 'models', 'prepare', '--precision', 'fp32,fp16']);
   assert.ok(models?.volumes?.includes('models:/models'));
   assert.ok(worker?.volumes?.includes('models:/models:ro'));
   assert.ok(resolved.volumes && 'models' in resolved.volumes);

@@ -42,16 +42,16 @@ describe('models command', () => {
     // A folder laid out like MODELS_DIR holding the genre model (tiny stand-in bytes).
     const genre = join(source, 'abhishek', 'autonlp-bbc-news-classification-37229289');
     await mkdir(genre, { recursive: true });
-    for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await writeFile(join(genre, name), '{}');
+    for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) await writeFile(join(genre, name), '{}');
     await writeFile(join(genre, 'model.onnx'), Buffer.alloc(3000, 7));
   });
   after(() => rm(root, { recursive: true, force: true }));
 
-  it('pull copies a model from a folder, logging plain lines off a terminal', async () => {
+  it('pull copies converted files from a folder laid out like MODELS_DIR, logging plain lines off a terminal', async () => {
     const text = await run('pull', '--only', 'genre', '--from', source);
     assert.match(text, /genre: pulling abhishek\/autonlp-bbc-news-classification-37229289/);
     assert.match(text, /model\.onnx: done, 2\.9 KiB/);
-    assert.match(text, /ready in /);
+    assert.match(text, /fetched into /);
     assert.deepEqual(await readFile(join(modelsDir, 'abhishek', 'autonlp-bbc-news-classification-37229289', 'model.onnx')), Buffer.alloc(3000, 7));
   });
 
@@ -68,7 +68,7 @@ describe('models command', () => {
     assert.match(genreLine, /fp32\s+2\.9 KiB\s+(unpinned|unchecked)/);
     assert.match(text.split('\n').find((line) => line.startsWith('summarizer')) ?? '', /missing/);
     const rows = JSON.parse(await run('list', '--json', '--verify')) as { role: string; status: string }[];
-    assert.equal(rows.find((r) => r.role === 'genre')?.status, 'unpinned', 'no sha256 is recorded for the genre export yet');
+    assert.equal(rows.find((r) => r.role === 'genre')?.status, 'unpinned', 'no sha256 is recorded for files converted elsewhere');
   });
 
   it('an unknown role fails with a message', async () => {
@@ -89,13 +89,13 @@ describe('models command', () => {
 });
 
 describe('describeMissingModels', () => {
-  it('names the missing models, the pull command and the test-model way out', async () => {
+  it('names the missing models, the prepare command and the test-model way out', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'curator-cli-missing-'));
     const message = describeMissingModels(await checkModels({ modelsDir: dir, roles: ['summarizer', 'image'] }));
     assert.match(message, /2 models are missing/);
-    assert.match(message, /summarizer: Xenova\/t5-small/);
+    assert.match(message, /summarizer: google-t5\/t5-small/);
     assert.match(message, /image: OFA-Sys\/small-stable-diffusion-v0/);
-    assert.match(message, /npm run curator -- models pull/);
+    assert.match(message, /npm run curator -- models prepare/);
     assert.match(message, /CURATOR_MODELS=test/);
     await rm(dir, { recursive: true, force: true });
   });

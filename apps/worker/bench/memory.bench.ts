@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnv } from '@curator/config';
 import { createLogger, createMetrics } from '@curator/telemetry';
-import { ensureTestModels, writeTestSentimentModel, writeTestGenreModel, writeTestT5, t5SmallConfig } from '@curator/testmodels';
+import { ensureTestModels } from '@curator/models';
+import { writeTestSentimentModel, writeTestGenreModel, writeTestT5, t5SmallConfig } from '@curator/testmodels';
 import { ModelHost } from '../src/index.ts';
 
 const root = join(process.env.CURATOR_BENCH_CACHE ?? join(tmpdir(), 'curator-bench'), 'worker-memory-models');

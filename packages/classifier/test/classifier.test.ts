@@ -4,11 +4,11 @@ import { mkdtemp, rm, mkdir, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CuratorError } from '@curator/contracts';
-import { ensureTestModels } from '@curator/testmodels';
+import { ensureTestModels } from '@curator/models';
 import { Classifier, taskLabels, type ClassificationResult } from '../src/index.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'curator-classifier-'));
-// The generated BERTweet-like sentiment model and BERT genre model (@curator/testmodels).
+// The test set's BERTweet-like sentiment model and BERT genre model (@curator/models).
 const { sentiment: sentimentDir, genre: genreDir } = await ensureTestModels(dir, ['sentiment', 'genre']);
 
 const texts = [

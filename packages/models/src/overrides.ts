@@ -69,6 +69,7 @@ export function applyOverride(base: ModelEntry, override: ModelOverride): ModelE
     const list = base.precisions[p];
     if (list) filesOf[p] = list.map(withoutChecksum);
   }
-  // Another repo's bytes: the default's checksums do not apply to it.
-  return { ...base, id, revision, source: { kind: 'hub', repo: id }, shared: base.shared.map(withoutChecksum), precisions: filesOf };
+  // Another repo's bytes: the default's checksums (and its note) do not apply to it.
+  const { note: _note, ...rest } = base;
+  return { ...rest, id, revision, source: { kind: 'hub', repo: id }, shared: base.shared.map(withoutChecksum), weights: base.weights.map(withoutChecksum), precisions: filesOf };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,7 +9,10 @@ import { CuratorError, isCuratorError } from '@curator/contracts';
 import type { ModelRole } from './manifest.ts';
 import { resolveModels, type ModelsOptions, type ResolvedFile, type ResolvedModel } from './resolve.ts';
 import { describeError, sourceFor, type ModelFileSource, type S3SourceOptions } from './sources.ts';
-import { fileState, markerFileName, readMarker, sha256OfFile, writeMarker, type VerificationMarker } from './verify.ts';
+import { carryOver, lockModel, safeName, stagingDirName, swapIn } from './staging.ts';
+import { fileState, readMarker, sha256OfFile, writeMarker, type VerificationMarker } from './verify.ts';
+
+export { stagingDirName } from './staging.ts';
 
 export type PullEvent =
   | { type: 'model-skip'; role: ModelRole; id: string; dir: string; reason: 'present' }
@@ -30,8 +33,9 @@ export interface PullOptions extends ModelsOptions {
   /** HF_TOKEN: sent to the Hub's own host only. */
   hfToken?: string;
   /**
-   * Where Curator's own exports come from when `from` is the Hub and they have no Hub mirror
-   * (the S3 model bucket, `s3://bucket/prefix`, or a folder).
+   * With `from` the Hub: where the converted ONNX files of the models Curator converts come from
+   * instead (`s3://bucket/prefix` or a folder laid out like MODELS_DIR): no checkpoint download,
+   * no conversion (CURATOR_MODELS_EXPORTS).
    */
   exportsFrom?: string;
   /** S3 client settings for an s3:// source. */
@@ -46,6 +50,11 @@ export interface PullOptions extends ModelsOptions {
   signal?: AbortSignal;
   /** Replaces the source built from `from` (tools, tests). */
   source?: ModelFileSource;
+  /**
+   * For models Curator converts: fetch their converted ONNX files (a mirror of MODELS_DIR) rather
+   * than the checkpoint. Default: true for an s3:// or folder source, false for the Hub.
+   */
+  converted?: boolean;
 }
 
 export interface PullResult {
@@ -53,10 +62,6 @@ export interface PullResult {
   skipped: { role: ModelRole; id: string; dir: string }[];
 }
 
-/** The staging area lives inside MODELS_DIR so the final rename never crosses filesystems. */
-export const stagingDirName = '.staging';
-
-const safeName = (id: string) => id.replaceAll('/', '--');
 
 function limiter(concurrency: number) {
   let active = 0;
@@ -86,11 +91,11 @@ async function sizeOf(path: string): Promise<number | undefined> {
  * download). A file with a recorded sha256 that changed since it was last hashed (or was put
  * there by hand, e.g. by the export recipe) is hashed now; the marker gains what was learned.
  */
-async function reusableFiles(model: ResolvedModel, marker: VerificationMarker | undefined): Promise<{ reusable: Set<string>; marker: VerificationMarker | undefined }> {
+async function reusableFiles(model: ResolvedModel, wanted: readonly ResolvedFile[], marker: VerificationMarker | undefined): Promise<{ reusable: Set<string>; marker: VerificationMarker | undefined }> {
   const reusable = new Set<string>();
   if (marker && marker.revision !== model.revision) return { reusable, marker };
   let next = marker;
-  for (const f of model.files) {
+  for (const f of wanted) {
     let state = await fileState(f, next);
     if (state.kind === 'missing') continue;
     if (f.size !== undefined && state.size !== f.size) continue;
@@ -212,30 +217,6 @@ async function downloadFile(ctx: DownloadContext): Promise<{ sha256: string; siz
   }
 }
 
-/** Hard links (or copies, across devices) every file of the current folder into staging, so other precisions survive the swap. */
-async function carryOver(from: string, to: string, skip: (path: string) => boolean): Promise<void> {
-  let entries;
-  try {
-    entries = await readdir(from, { recursive: true, withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const absolute = join(entry.parentPath, entry.name);
-    const path = relative(from, absolute).split(sep).join('/');
-    if (path === markerFileName || skip(path)) continue;
-    const target = join(to, ...path.split('/'));
-    if ((await sizeOf(target)) !== undefined) continue;
-    await mkdir(dirname(target), { recursive: true });
-    try {
-      await link(absolute, target);
-    } catch {
-      await copyFile(absolute, target);
-    }
-  }
-}
-
 const bookkeeping = /\.(partial|partial\.json|done\.json)$/;
 
 /** Download bookkeeping (partials of other precisions included) must not move into the model folder. */
@@ -245,33 +226,6 @@ async function sweepBookkeeping(dir: string): Promise<void> {
   }
 }
 
-/** Only one pull per model at a time; a lock left by a dead process is taken over. */
-async function lockModel(lockPath: string, id: string): Promise<() => Promise<void>> {
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(lockPath, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(await readFile(lockPath, 'utf8').catch(() => ''));
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch {
-          alive = false;
-        }
-      }
-      if (alive) throw new CuratorError('conflict', `Another pull of ${id} is running (lock ${lockPath}, pid ${pid})`);
-      await rm(lockPath, { force: true });
-    }
-  }
-  throw new CuratorError('conflict', `Could not lock ${lockPath}`);
-}
-
 /**
  * Fetches the models of `roles` (default: all) into MODELS_DIR/<id>/. Files land in
  * MODELS_DIR/.staging first and the model folder is swapped in by rename only once every file
@@ -279,7 +233,7 @@ async function lockModel(lockPath: string, id: string): Promise<() => Promise<vo
  */
 export async function pullModels(options: PullOptions): Promise<PullResult> {
   if (options.set === 'test') {
-    throw new CuratorError('validation_failed', 'The test models are generated, not pulled: run `npm run models:test`');
+    throw new CuratorError('validation_failed', 'The test models are generated, not pulled: run `npm run curator -- models prepare` with CURATOR_MODELS=test');
   }
   const emit = options.onProgress ?? (() => {});
   const sourceOptions = {
@@ -288,8 +242,12 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
   };
   const from = options.from ?? 'hub';
   const mainSource = options.source ?? sourceFor(from, sourceOptions);
-  const exportsSource = options.exportsFrom && !options.source && (from === 'hub' || /^https?:/.test(from)) ? sourceFor(options.exportsFrom, sourceOptions) : undefined;
-  const sourceOf = (model: ResolvedModel) => (exportsSource && model.source.kind === 'curator-export' && !model.source.mirror ? exportsSource : mainSource);
+  const fromHub = from === 'hub' || /^https?:/.test(from);
+  const exportsSource = options.exportsFrom && !options.source && fromHub ? sourceFor(options.exportsFrom, sourceOptions) : undefined;
+  // A Hub holds checkpoints; an S3 bucket or a folder mirrors MODELS_DIR, converted files included.
+  const convertedFromMain = options.converted ?? !fromHub;
+  const sourceOf = (model: ResolvedModel) => (exportsSource && model.conversion ? exportsSource : mainSource);
+  const filesOf = (model: ResolvedModel) => (model.conversion && !exportsSource && !convertedFromMain ? model.checkpointFiles : model.files);
   const limit = limiter(Math.max(1, options.concurrency ?? 4));
   const stagingRoot = join(options.modelsDir, stagingDirName);
   const result: PullResult = { pulled: [], skipped: [] };
@@ -297,9 +255,10 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
 
   await Promise.all(
     resolveModels(options).map(async (model) => {
-      const found = await reusableFiles(model, await readMarker(model.dir));
+      const wanted = filesOf(model);
+      const found = await reusableFiles(model, wanted, await readMarker(model.dir));
       const { reusable, marker } = found;
-      const needed = model.files.filter((f) => !reusable.has(f.path));
+      const needed = wanted.filter((f) => !reusable.has(f.path));
       if (needed.length === 0) {
         if (marker) await writeMarker(model.dir, marker);
         result.skipped.push({ role: model.role, id: model.id, dir: model.dir });
@@ -340,12 +299,7 @@ export async function pullModels(options: PullOptions): Promise<PullResult> {
         }
         await writeMarker(stagingModelDir, { id: model.id, revision: model.revision, files });
 
-        await mkdir(dirname(model.dir), { recursive: true });
-        const previous = join(stagingRoot, `${safeName(model.id)}.old-${process.pid}-${Date.now()}`);
-        const hadPrevious = (await stat(model.dir).catch(() => undefined)) !== undefined;
-        if (hadPrevious) await rename(model.dir, previous);
-        await rename(stagingModelDir, model.dir);
-        if (hadPrevious) await rm(previous, { recursive: true, force: true });
+        await swapIn(stagingModelDir, model.dir, stagingRoot, model.id);
         result.pulled.push({ role: model.role, id: model.id, dir: model.dir, files: needed.map((f) => f.path) });
         emit({ type: 'model-done', role: model.role, id: model.id, dir: model.dir });
       } catch (error) {

@@ -1,6 +1,6 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { CuratorError } from '@curator/contracts';
-import { manifestFor, precisions, roles, type Manifest, type ModelEntry, type ModelRole, type ModelSet, type ModelSource, type Precision } from './manifest.ts';
+import { manifestFor, precisions, roles, type Conversion, type Manifest, type ModelEntry, type ModelRole, type ModelSet, type ModelFile, type ModelSource, type Precision } from './manifest.ts';
 import { applyOverride, type ModelOverrides } from './overrides.ts';
 import { fileState, readMarker } from './verify.ts';
 
@@ -33,8 +33,12 @@ export interface ResolvedModel {
   /** Absolute model folder, MODELS_DIR/<id>. */
   dir: string;
   precision: Precision;
+  /** What the engines need at run time: the repo's shared files and this precision's ONNX files. */
   files: ResolvedFile[];
-  /** Absolute path by file key (`model`, `encoder`, `decoder`, `unet`, `tokenizer`, ...). */
+  /** What the conversion reads: the repo's shared files and its weights (empty without a conversion). */
+  checkpointFiles: ResolvedFile[];
+  conversion?: Conversion;
+  /** Absolute path by file key (`model`, `encoder`, `decoder`, `unet`, `tokenizer`, `weights`, ...). */
   paths: Record<string, string>;
 }
 
@@ -50,13 +54,12 @@ export function modelEntry(role: ModelRole, options: Pick<ModelsOptions, 'set' |
 export function resolveEntry(entry: ModelEntry, modelsDir: string, wanted?: Precision): ResolvedModel {
   const precision = wanted !== undefined && entry.precisions[wanted] ? wanted : entry.defaultPrecision;
   const dir = resolvePath(modelsDir, ...entry.id.split('/'));
-  const files: ResolvedFile[] = [...entry.shared, ...(entry.precisions[precision] ?? [])].map((f) => ({
-    ...f,
-    absolutePath: join(dir, ...f.path.split('/')),
-  }));
+  const resolveFile = (f: ModelFile): ResolvedFile => ({ ...f, absolutePath: join(dir, ...f.path.split('/')) });
+  const files = [...entry.shared, ...(entry.precisions[precision] ?? [])].map(resolveFile);
+  const checkpointFiles = entry.conversion ? [...entry.shared, ...entry.weights].map(resolveFile) : [];
   const paths: Record<string, string> = {};
-  for (const f of files) if (f.key !== undefined) paths[f.key] = f.absolutePath;
-  return { role: entry.role, id: entry.id, revision: entry.revision, source: entry.source, dir, precision, files, paths };
+  for (const f of [...checkpointFiles, ...files]) if (f.key !== undefined) paths[f.key] = f.absolutePath;
+  return { role: entry.role, id: entry.id, revision: entry.revision, source: entry.source, dir, precision, files, checkpointFiles, ...(entry.conversion ? { conversion: entry.conversion } : {}), paths };
 }
 
 /** Where a role's model lives and which files it needs; reads nothing from disk. */

@@ -55,19 +55,8 @@ export interface HubSourceOptions {
 }
 
 export function hubRepoOf(model: ResolvedModel): string {
-  switch (model.source.kind) {
-    case 'hub':
-      return model.source.repo;
-    case 'curator-export':
-      if (model.source.mirror) return model.source.mirror;
-      throw new CuratorError(
-        'model_missing',
-        `${model.id} (${model.role}) is Curator's own ONNX export and has no Hub mirror: pull it with --from s3://<bucket>/<prefix> or --from <dir>, ` +
-          `or build it with \`npm run curator -- models export\` (docs/models.md)`,
-      );
-    case 'generated':
-      throw new CuratorError('model_missing', `${model.id} is a generated test model: run \`npm run models:test\`, not a pull`);
-  }
+  if (model.source.kind === 'hub') return model.source.repo;
+  throw new CuratorError('model_missing', `${model.id} is a generated test model: it is written locally (CURATOR_MODELS=test), not pulled`);
 }
 
 export function hubSource(options: HubSourceOptions): ModelFileSource {

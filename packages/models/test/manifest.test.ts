@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isCuratorError } from '@curator/contracts';
-import recordedChecksums from '../src/checksums.json' with { type: 'json' };
-import { applyChecksums, checksumsSchema, modelOverridesFromEnv, parseManifest, realManifest, resolveModel, roles, testManifest } from '@curator/models';
+import { conversionOutputs, modelOverridesFromEnv, parseManifest, realManifest, resolveModel, roles, testManifest } from '@curator/models';
 
 describe('the manifests', () => {
   it('name one real and one test model per role', () => {
@@ -14,32 +13,43 @@ describe('the manifests', () => {
     assert.ok(testManifest.models.every((m) => m.source.kind === 'generated'));
   });
 
-  it('never carry a sha256 nobody measured: each one comes from the recorded checksums.json', () => {
-    const recorded = checksumsSchema.parse(recordedChecksums);
+  it('pin every real model to a commit sha and fetch one weight format', () => {
     for (const model of realManifest.models) {
-      for (const file of [...model.shared, ...Object.values(model.precisions).flat()]) {
-        if (file?.sha256 === undefined) continue;
-        assert.equal(recorded[model.id]?.revision, model.revision, `${model.id}: checksums of another revision`);
-        assert.equal(recorded[model.id]?.files[file.path]?.sha256, file.sha256, `${model.id}/${file.path}`);
+      assert.match(model.revision, /^[0-9a-f]{40}$/, `${model.role}: a full commit sha`);
+      assert.ok(model.conversion, `${model.role}: converted by Curator`);
+      const formats = new Set(model.weights.map((f) => (f.path.endsWith('.safetensors') ? 'safetensors' : 'pytorch')));
+      assert.equal(formats.size, 1, `${model.role}: one weight format`);
+      for (const precision of ['fp32', 'fp16'] as const) {
+        assert.deepEqual(model.precisions[precision]?.map((f) => f.path), conversionOutputs(model.conversion!.builder, precision).map((f) => f.path));
       }
+    }
+    // The safetensors that only exist under refs/pr/N were not chosen; the reason is recorded.
+    for (const role of ['sentiment', 'genre', 'image'] as const) assert.match(realManifest.models.find((m) => m.role === role)?.note ?? '', /refs\/pr\//);
+    assert.deepEqual(realManifest.models.find((m) => m.role === 'summarizer')?.weights.map((f) => f.path), ['model.safetensors']);
+  });
+
+  it('the test set lists exactly the real files, unpinned', () => {
+    for (const real of realManifest.models) {
+      const test = testManifest.models.find((m) => m.role === real.role)!;
+      assert.deepEqual([...test.shared, ...test.weights].map((f) => f.path), [...real.shared, ...real.weights].map((f) => f.path));
+      assert.ok([...test.shared, ...test.weights].every((f) => f.sha256 === undefined));
+      assert.deepEqual(test.conversion, real.conversion);
     }
   });
 
-  it('take the checksums.json the export recipe writes, for the matching revision only', () => {
-    const sums = checksumsSchema.parse({
-      'JulesBelveze/t5-small-headline-generator': {
-        revision: 'main',
-        exportedFrom: { repo: 'JulesBelveze/t5-small-headline-generator', revision: 'main', sha: 'abc' },
-        files: { 'onnx/encoder_model.onnx': { sha256: 'a'.repeat(64), size: 10 }, 'spiece.model': { sha256: 'b'.repeat(64), size: 3 } },
-      },
-      'Xenova/t5-small': { revision: 'some-other-commit', files: { 'config.json': { sha256: 'c'.repeat(64), size: 1 } } },
-    });
-    const filled = applyChecksums(realManifest, sums);
-    const headline = resolveModel('headline', { modelsDir: '/m', manifest: filled });
-    assert.deepEqual(headline.files.find((f) => f.key === 'encoder')?.sha256, 'a'.repeat(64));
-    assert.equal(headline.files.find((f) => f.key === 'encoder')?.size, 10);
-    const summarizer = resolveModel('summarizer', { modelsDir: '/m', manifest: filled });
-    assert.equal(summarizer.files.find((f) => f.path === 'config.json')?.sha256, undefined);
+  it('refuse a converted entry whose outputs are not what its builder writes', () => {
+    const entry = {
+      role: 'genre',
+      id: 'a/b',
+      revision: 'r',
+      source: { kind: 'hub', repo: 'a/b' },
+      shared: [{ path: 'config.json', key: 'config' }],
+      weights: [{ path: 'pytorch_model.bin', key: 'weights' }],
+      conversion: { builder: 'encoder-classifier' },
+      precisions: { fp32: [{ path: 'onnx/model.onnx', key: 'model' }] },
+    };
+    assert.throws(() => parseManifest({ set: 'real', models: [entry] }), /writes model\.onnx for fp32/);
+    assert.throws(() => parseManifest({ set: 'real', models: [{ ...entry, weights: [], precisions: { fp32: [{ path: 'model.onnx', key: 'model' }] } }] }), /key weights/);
   });
 
   it('refuse paths that leave the model folder', () => {
@@ -52,10 +62,14 @@ describe('the manifests', () => {
 describe('resolveModel', () => {
   it('gives the folder, precision and keyed file paths', () => {
     const model = resolveModel('summarizer', { modelsDir: '/srv/models', precision: 'fp16' });
-    assert.equal(model.dir, '/srv/models/Xenova/t5-small');
+    assert.equal(model.dir, '/srv/models/google-t5/t5-small');
     assert.equal(model.precision, 'fp16');
-    assert.equal(model.paths['encoder'], '/srv/models/Xenova/t5-small/onnx/encoder_model_fp16.onnx');
-    assert.equal(model.paths['tokenizer'], '/srv/models/Xenova/t5-small/tokenizer.json');
+    assert.equal(model.paths['encoder'], '/srv/models/google-t5/t5-small/encoder_model_fp16.onnx');
+    assert.equal(model.paths['tokenizer'], '/srv/models/google-t5/t5-small/tokenizer.json');
+    assert.equal(model.paths['weights'], '/srv/models/google-t5/t5-small/model.safetensors');
+    // What the engines need at run time, and what the conversion reads.
+    assert.deepEqual(model.files.map((f) => f.path), ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'encoder_model_fp16.onnx', 'decoder_model_merged_fp16.onnx']);
+    assert.deepEqual(model.checkpointFiles.map((f) => f.path), ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
   });
 
   it('falls back to the default precision a role lacks', () => {
@@ -79,7 +93,9 @@ describe('overrides', () => {
     assert.equal(model.id, 'acme/t5-news');
     assert.equal(model.revision, '0123abc');
     assert.deepEqual(model.source, { kind: 'hub', repo: 'acme/t5-news' });
-    assert.ok(model.paths['decoder']?.endsWith('acme/t5-news/onnx/decoder_model_merged.onnx'));
+    assert.ok(model.paths['decoder']?.endsWith('acme/t5-news/decoder_model_merged.onnx'));
+    // Another repo's bytes: nothing of the default's pins applies.
+    assert.ok([...model.files, ...model.checkpointFiles].every((f) => f.sha256 === undefined));
     // Overrides do not touch the test set.
     assert.equal(resolveModel('summarizer', { modelsDir: '/m', set: 'test', overrides }).id, 'curator-test/summarizer');
   });
@@ -89,7 +105,7 @@ describe('overrides', () => {
     const file = join(dir, 'models.json');
     await writeFile(
       file,
-      JSON.stringify({ models: [{ role: 'genre', id: 'acme/genre', revision: 'v2', source: { kind: 'curator-export', exportedFrom: 'acme/genre-pt', exportedFromRevision: 'v2', mirror: 'acme/genre-onnx' }, precisions: { fp32: [{ path: 'model.onnx', key: 'model', sha256: 'd'.repeat(64), size: 5 }] } }] }),
+      JSON.stringify({ models: [{ role: 'genre', id: 'acme/genre', revision: 'v2', source: { kind: 'hub', repo: 'acme/genre-onnx' }, precisions: { fp32: [{ path: 'model.onnx', key: 'model', sha256: 'd'.repeat(64), size: 5 }] } }] }),
     );
     const model = resolveModel('genre', { modelsDir: '/m', overrides: modelOverridesFromEnv({ CURATOR_MODELS_MANIFEST: file }) });
     assert.equal(model.id, 'acme/genre');

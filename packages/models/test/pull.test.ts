@@ -263,23 +263,42 @@ describe('pullModels from a Hub-like server', () => {
     assert.equal((await listModels({ modelsDir, manifest, roles: ['summarizer'] }))[0]!.status, 'verified');
   });
 
-  it("pulls Curator's own exports from exportsFrom while Hub models come from the Hub", async () => {
+  it('a model Curator converts: its checkpoint comes from the Hub, or with exportsFrom its converted files from there', async () => {
     const exportsDir = await mkdtemp(join(tmpdir(), 'curator-exports-'));
-    const genreBytes = randomBytes(2048);
+    const genreConfig = Buffer.from('{"model_type":"bert"}');
+    const genreOnnx = randomBytes(2048);
+    const genreWeights = randomBytes(4096);
     await mkdir(join(exportsDir, 'acme', 'genre'), { recursive: true });
-    await writeFile(join(exportsDir, 'acme', 'genre', 'model.onnx'), genreBytes);
-    const mixed = parseManifest({
-      set: 'real',
-      models: [
-        ...manifest.models,
-        { role: 'genre', id: 'acme/genre', revision: 'v1', source: { kind: 'curator-export', exportedFrom: 'acme/genre-pt', exportedFromRevision: 'abc' }, precisions: { fp32: [{ path: 'model.onnx', sha256: sha(genreBytes) }] } },
-      ],
-    });
-    await assert.rejects(pullModels({ modelsDir, manifest: mixed, roles: ['genre'], hfEndpoint: hub.url }), /own ONNX export and has no Hub mirror/);
-    const result = await pullModels({ modelsDir, manifest: mixed, roles: ['summarizer', 'genre'], hfEndpoint: hub.url, exportsFrom: exportsDir });
+    await writeFile(join(exportsDir, 'acme', 'genre', 'config.json'), genreConfig);
+    await writeFile(join(exportsDir, 'acme', 'genre', 'model.onnx'), genreOnnx);
+    hub.put('acme/genre', 'v1', 'config.json', genreConfig);
+    hub.put('acme/genre', 'v1', 'pytorch_model.bin', genreWeights, { linked: true });
+    const genre: ModelEntryInput = {
+      role: 'genre',
+      id: 'acme/genre',
+      revision: 'v1',
+      source: { kind: 'hub', repo: 'acme/genre' },
+      shared: [{ path: 'config.json', key: 'config', sha256: sha(genreConfig), size: genreConfig.length }],
+      weights: [{ path: 'pytorch_model.bin', key: 'weights' }],
+      conversion: { builder: 'encoder-classifier' },
+      precisions: { fp32: [{ path: 'model.onnx', key: 'model' }], fp16: [{ path: 'model_fp16.onnx', key: 'model' }] },
+    };
+    const mixed = parseManifest({ set: 'real', models: [...manifest.models, genre] });
+
+    const fromHub = await pullModels({ modelsDir, manifest: mixed, roles: ['genre'], hfEndpoint: hub.url });
+    assert.deepEqual(fromHub.pulled[0]?.files.sort(), ['config.json', 'pytorch_model.bin']);
+    assert.deepEqual(await readFile(join(modelsDir, 'acme', 'genre', 'pytorch_model.bin')), genreWeights);
+    assert.equal(existsSync(join(modelsDir, 'acme', 'genre', 'model.onnx')), false, 'the Hub has checkpoints; the conversion makes model.onnx');
+
+    const other = await mkdtemp(join(tmpdir(), 'curator-models-'));
+    hub.requests.length = 0;
+    const result = await pullModels({ modelsDir: other, manifest: mixed, roles: ['summarizer', 'genre'], hfEndpoint: hub.url, exportsFrom: exportsDir });
     assert.deepEqual(result.pulled.map((p) => p.id).sort(), ['acme/genre', repo]);
-    assert.deepEqual(await readFile(join(modelsDir, 'acme', 'genre', 'model.onnx')), genreBytes);
+    assert.deepEqual(await readFile(join(other, 'acme', 'genre', 'model.onnx')), genreOnnx);
+    assert.equal(existsSync(join(other, 'acme', 'genre', 'pytorch_model.bin')), false, 'converted files need no checkpoint');
+    assert.ok(hub.hubRequests().every((r) => !r.path.startsWith('/acme/genre/')), 'nothing of the converted model came from the Hub');
     await rm(exportsDir, { recursive: true, force: true });
+    await rm(other, { recursive: true, force: true });
   });
 
   it('refuses to pull a model another live process is pulling, and takes over a dead one\'s lock', async () => {

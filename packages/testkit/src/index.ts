@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadEnv, type Env } from '@curator/config';
 import { createRedis } from '@curator/queue';
 import { embeddedS3Credentials, startEmbeddedS3, type EmbeddedS3 } from '@curator/embedded-s3';
-import type { TestModelRole } from '@curator/testmodels';
+import type { ModelRole } from '@curator/models';
 import type { Redis } from 'ioredis';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -14,9 +14,9 @@ const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 /** Generated test models shared by every test file (written once, atomically). */
 export const testModelsDir = resolve(repoRoot, '.cache', 'models');
 
-export async function testModels(roles: readonly TestModelRole[]): Promise<string> {
+export async function testModels(roles: readonly ModelRole[]): Promise<string> {
   // Loaded only by tests that need models: gateway and queue tests do not.
-  const { ensureTestModels } = await import('@curator/testmodels');
+  const { ensureTestModels } = await import('@curator/models');
   await ensureTestModels(testModelsDir, roles);
   return testModelsDir;
 }
@@ -36,7 +36,7 @@ export interface TestEnvironment {
  * A configuration of its own for one test: a unique queue prefix in the shared Redis, an embedded S3 server on
  * a free port, ports chosen by the OS, and the generated models (`roles: []` for a test that needs none).
  */
-export async function testEnvironment(options: { roles?: readonly TestModelRole[]; vars?: Record<string, string> } = {}): Promise<TestEnvironment> {
+export async function testEnvironment(options: { roles?: readonly ModelRole[]; vars?: Record<string, string> } = {}): Promise<TestEnvironment> {
   const prefix = `curator-test-${randomUUID().slice(0, 8)}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'curator-test-'));
   const s3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), port: 0, host: '127.0.0.1' });

@@ -1,14 +1,15 @@
-// Tiny but real RoBERTa / BERT sequence classifiers in the layout of a Hugging Face ONNX export
-// (model.onnx + config.json + tokenizer files), built by @curator/graphs' classifier builder (the one
-// real checkpoints go through) with random weights: attention masks, RoBERTa's padding-aware position
+// Tiny RoBERTa / BERT sequence classifiers in the layout of a Hugging Face ONNX export (model.onnx
+// + config.json + tokenizer files) with options the test set does not vary (sizes, precisions), for
+// engine tests. Built by @curator/graphs' classifier builder (the one real checkpoints go through)
+// with the test set's seeded weights and tokenizers (@curator/models): attention masks, RoBERTa's padding-aware position
 // ids and the classification heads behave like the exported models, so code that batches, pads and
 // truncates can be tested on them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Precision } from '@curator/graphs/graph';
 import { writeEncoderClassifier } from '@curator/graphs/encoder-classifier';
-import { randomWeights, type WeightSource } from '@curator/graphs/weights';
-import { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from './tokenizer-files.ts';
+import type { WeightSource } from '@curator/graphs/weights';
+import { testSet } from '@curator/models';
 
 export type ClassifierArchitecture = 'roberta' | 'bert';
 
@@ -52,21 +53,9 @@ export interface WrittenTestClassifier {
   spec: ClassifierGraphSpec;
 }
 
-/**
- * Seeded random classifier weights by state-dict name. Matrices are scaled so every layer mixes
- * tokens visibly (transformers' init, std 0.02, would make all inputs give nearly the same logits on
- * a 32-wide model); the heads are stronger still so labels differ between texts.
- */
+/** Seeded random classifier weights by state-dict name (the test set's, @curator/models). */
 export function randomClassifierWeights(spec: ClassifierGraphSpec): WeightSource {
-  return randomWeights(spec.seed, {
-    init: (name, shape) => {
-      if (name.endsWith('.word_embeddings.weight')) return { std: 1 };
-      if (name.endsWith('_embeddings.weight')) return { std: 0.5 };
-      if (name.endsWith('.bias') || /LayerNorm\.weight$/.test(name)) return undefined;
-      const head = name.startsWith('classifier') || name.includes('.pooler.');
-      return { std: (head ? 2 : 1) / Math.sqrt(shape[1]!) };
-    },
-  });
+  return testSet.randomClassifierWeights(spec.seed);
 }
 
 /** config.json of the exported model, with the fields transformers and Curator read. */
@@ -104,7 +93,7 @@ export function classifierConfig(spec: ClassifierGraphSpec, labels: Record<numbe
 export async function writeTestClassifier(dir: string, options: TestClassifierOptions): Promise<WrittenTestClassifier> {
   await mkdir(dir, { recursive: true });
   const roberta = options.architecture === 'roberta';
-  const { vocabSize } = roberta ? await writeBertweetTokenizerFiles(dir) : await writeBertWordPieceTokenizer(dir);
+  const { vocabSize } = roberta ? await testSet.writeBertweetTokenizerFiles(dir) : await testSet.writeBertWordPieceTokenizer(dir);
   const padTokenId = roberta ? 1 : 0;
   const spec: ClassifierGraphSpec = {
     architecture: options.architecture,
@@ -136,8 +125,7 @@ export async function writeTestClassifier(dir: string, options: TestClassifierOp
   return { dir, modelPath, fp16ModelPath, config, spec };
 }
 
-export const sentimentLabels = { 0: 'NEG', 1: 'NEU', 2: 'POS' } as const;
-export const genreLabels = { 0: 'business', 1: 'entertainment', 2: 'politics', 3: 'sport', 4: 'tech' } as const;
+export const { sentimentLabels, genreLabels } = testSet;
 
 type ShapeOptions = Omit<TestClassifierOptions, 'architecture' | 'labels'>;
 

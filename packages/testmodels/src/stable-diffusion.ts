@@ -1,5 +1,6 @@
-// A tiny Stable Diffusion in the ONNX export layout of optimum/diffusers, made by the same builders as
-// the real conversion (@curator/graphs): a CLIP text encoder, a UNet2DConditionModel with SD 1.x's
+// A tiny Stable Diffusion in the ONNX export layout of optimum/diffusers with options the converted
+// test set does not vary (I/O types, external data, one precision), for engine tests; made by the
+// same builders as the real conversion (@curator/graphs) from the test set's configs (@curator/models): a CLIP text encoder, a UNet2DConditionModel with SD 1.x's
 // block types (cross-attention down blocks, a plain down block, the cross-attention mid block, the
 // mirrored up blocks; self- and cross-attention with GEGLU) and an AutoencoderKL decoder with SD's
 // four levels (x8 upsampling), all at small widths. Seeded random weights by their state-dict names;
@@ -12,7 +13,9 @@ import { writeUnet } from '@curator/graphs/unet';
 import { writeVaeDecoder } from '@curator/graphs/vae';
 import { writeClipTextEncoder } from '@curator/graphs/clip-text';
 import type { Precision } from '@curator/graphs/graph';
-import { writeClipTokenizer, clipMaxLength } from './clip-tokenizer.ts';
+import { testSet } from '@curator/models';
+
+const { writeClipTokenizer, clipMaxLength } = testSet;
 
 export interface TestStableDiffusionOptions {
   precision?: Precision;
@@ -34,67 +37,16 @@ export interface TestStableDiffusionInfo {
   scalingFactor: number;
 }
 
-const textHidden = 32;
+/** The test set's UNet config (SD 1.x block types at small widths, @curator/models). */
+export const testUnetConfig = testSet.unetConfig;
 
-/** SD 1.x's UNet config at small widths (4 levels, 8 heads, one layer per block as in small-stable-diffusion). */
-export const testUnetConfig = {
-  _class_name: 'UNet2DConditionModel',
-  _diffusers_version: '0.30.0',
-  act_fn: 'silu',
-  attention_head_dim: 8,
-  block_out_channels: [32, 32, 64, 64],
-  center_input_sample: false,
-  cross_attention_dim: textHidden,
-  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
-  downsample_padding: 1,
-  flip_sin_to_cos: true,
-  freq_shift: 0,
-  in_channels: 4,
-  layers_per_block: 1,
-  mid_block_scale_factor: 1,
-  norm_eps: 1e-5,
-  norm_num_groups: 8,
-  out_channels: 4,
-  sample_size: 8,
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
-} as const;
-
-/** SD 1.x's VAE config at small widths: four levels, so latents are 1/8 of the image as in SD. */
+/** The test set's VAE config with another scaling factor. */
 export function testVaeConfig(scalingFactor: number) {
-  return {
-    _class_name: 'AutoencoderKL',
-    _diffusers_version: '0.30.0',
-    act_fn: 'silu',
-    block_out_channels: [16, 16, 32, 32],
-    down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
-    in_channels: 3,
-    latent_channels: 4,
-    layers_per_block: 1,
-    norm_num_groups: 8,
-    out_channels: 3,
-    sample_size: 64,
-    scaling_factor: scalingFactor,
-    up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
-  };
+  return testSet.vaeConfig(scalingFactor);
 }
 
 export function testClipTextConfig(vocabSize: number, startId: number, endId: number, precision: Precision) {
-  return {
-    architectures: ['CLIPTextModel'],
-    model_type: 'clip_text_model',
-    hidden_act: 'quick_gelu',
-    hidden_size: textHidden,
-    intermediate_size: textHidden * 4,
-    num_attention_heads: 2,
-    num_hidden_layers: 2,
-    max_position_embeddings: clipMaxLength,
-    layer_norm_eps: 1e-5,
-    vocab_size: vocabSize,
-    bos_token_id: startId,
-    eos_token_id: endId,
-    pad_token_id: 1,
-    torch_dtype: precision === 'fp16' ? 'float16' : 'float32',
-  };
+  return { ...testSet.textEncoderConfig(vocabSize, startId), eos_token_id: endId, torch_dtype: precision === 'fp16' ? 'float16' : 'float32' };
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {
@@ -156,5 +108,5 @@ export async function writeTestStableDiffusion(dir: string, options: TestStableD
     unet: ['optimum', 'ORTModelUnet'],
     vae_decoder: ['optimum', 'ORTModelVaeDecoder'],
   });
-  return { dir, textHidden, unetChannels: testUnetConfig.block_out_channels[0], vocabSize, scalingFactor };
+  return { dir, textHidden: testUnetConfig.cross_attention_dim, unetChannels: testUnetConfig.block_out_channels[0], vocabSize, scalingFactor };
 }

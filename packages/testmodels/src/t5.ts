@@ -1,6 +1,7 @@
-// A T5 with random weights, built by @curator/graphs' T5 builder (the one real checkpoints go
-// through) in the layout optimum / Xenova export, so the text generation engine is tested on the
-// graph interface it meets in production:
+// A T5 with the test set's seeded weights (@curator/models), built by @curator/graphs' T5 builder
+// (the one real checkpoints go through) in the layouts the text generation engine reads, for
+// engine tests that need variants the converted test set does not have (split decoders, the onnx/
+// folder, other sizes):
 //   onnx/encoder_model.onnx            input_ids, attention_mask -> last_hidden_state
 //   onnx/decoder_model_merged.onnx     one graph, `If` on use_cache_branch (first step / cached steps)
 //   onnx/decoder_model.onnx            first step: logits + present.* (decoder and encoder)
@@ -10,9 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Precision } from '@curator/graphs/graph';
 import { writeT5, t5FileName, type T5Part } from '@curator/graphs/t5';
-import { tensorWeights, transpose2d, type WeightSource } from '@curator/graphs/weights';
-import { SeededRandom } from '@curator/graphs/random';
-import { writeT5Tokenizer } from './t5-tokenizer.ts';
+import type { WeightSource } from '@curator/graphs/weights';
+import { testSet } from '@curator/models';
 
 export interface T5Config {
   model_type?: 't5';
@@ -92,70 +92,9 @@ export interface WriteTestT5Options {
 
 export { t5FileName };
 
-/**
- * Seeded random T5 weights by state-dict name, in the checkpoint's layout (Linear [out, in]). One
- * seeded stream drawn in a fixed order (the generator's since its first version, so every test
- * tuned on these models sees the same weights), at T5's initialisation scales with two changes
- * that make a tiny random model generate usefully: sublayer outputs four times stronger (with tied
- * embeddings a token's own embedding otherwise dominates the residual stream and the model repeats
- * its input forever) and norm scales away from 1. The end-of-sequence embedding's norm sets how
- * soon outputs end (its tied logit scales with it).
- */
+/** The test set's seeded T5 weights (@curator/models), for `config`. */
 export function seededT5Weights(config: T5Config, seed: number, eosScale: number): WeightSource {
-  const rng = new SeededRandom(seed);
-  const { d_model: d, d_kv: dkv, num_heads: heads, d_ff: ff } = config;
-  const inner = dkv * heads;
-  const gain = 4;
-  const tensors = new Map<string, Float32Array>();
-  // Drawn as [in, out] (the order the first generator drew them), stored as PyTorch's [out, in].
-  const linear = (name: string, inDim: number, outDim: number, std: number) => tensors.set(name, transpose2d(rng.normals(inDim * outDim, std), inDim, outDim));
-  const norm = (name: string) => tensors.set(name, Float32Array.from({ length: d }, () => 1 + rng.normal(0.1)));
-  const attention = (prefix: string) => {
-    linear(`${prefix}.q.weight`, d, inner, (d * dkv) ** -0.5);
-    linear(`${prefix}.k.weight`, d, inner, d ** -0.5);
-    linear(`${prefix}.v.weight`, d, inner, d ** -0.5);
-    linear(`${prefix}.o.weight`, inner, d, gain * inner ** -0.5);
-  };
-  const feedForward = (prefix: string) => {
-    for (const wi of config.feed_forward_proj === 'gated-gelu' ? ['wi_0', 'wi_1'] : ['wi']) linear(`${prefix}.${wi}.weight`, d, ff, d ** -0.5);
-    linear(`${prefix}.wo.weight`, ff, d, gain * ff ** -0.5);
-  };
-  const shared = rng.normals(config.vocab_size * d, 1);
-  tensors.set('shared.weight', shared);
-  if (config.tie_word_embeddings === false) linear('lm_head.weight', d, config.vocab_size, d ** -0.5);
-  tensors.set('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', rng.normals(config.relative_attention_num_buckets * heads, 1));
-  tensors.set('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', rng.normals(config.relative_attention_num_buckets * heads, 1));
-  for (let i = 0; i < config.num_layers; i++) {
-    attention(`encoder.block.${i}.layer.0.SelfAttention`);
-    norm(`encoder.block.${i}.layer.0.layer_norm.weight`);
-    feedForward(`encoder.block.${i}.layer.1.DenseReluDense`);
-    norm(`encoder.block.${i}.layer.1.layer_norm.weight`);
-  }
-  for (let i = 0; i < (config.num_decoder_layers ?? config.num_layers); i++) {
-    attention(`decoder.block.${i}.layer.0.SelfAttention`);
-    norm(`decoder.block.${i}.layer.0.layer_norm.weight`);
-    attention(`decoder.block.${i}.layer.1.EncDecAttention`);
-    norm(`decoder.block.${i}.layer.1.layer_norm.weight`);
-    feedForward(`decoder.block.${i}.layer.2.DenseReluDense`);
-    norm(`decoder.block.${i}.layer.2.layer_norm.weight`);
-  }
-  norm('encoder.final_layer_norm.weight');
-  norm('decoder.final_layer_norm.weight');
-  for (let i = 0; i < d; i++) shared[config.eos_token_id * d + i]! *= eosScale;
-  return tensorWeights(new Map([...tensors].map(([name, data]) => [name, { shape: shapeOf(name, config), data }])));
-}
-
-/** A T5 tensor's checkpoint shape (the builder checks every one it asks for against it). */
-function shapeOf(name: string, config: T5Config): number[] {
-  const { d_model: d, d_ff: ff } = config;
-  const inner = config.d_kv * config.num_heads;
-  if (name === 'shared.weight' || name === 'lm_head.weight') return [config.vocab_size, d];
-  if (name.endsWith('relative_attention_bias.weight')) return [config.relative_attention_num_buckets, config.num_heads];
-  if (name.endsWith('layer_norm.weight')) return [d];
-  if (/\.[qkv]\.weight$/.test(name)) return [inner, d];
-  if (name.endsWith('.o.weight')) return [d, inner];
-  if (/\.wi(_[01])?\.weight$/.test(name)) return [ff, d];
-  return [d, ff]; // wo
+  return testSet.seededT5Weights(config, seed, eosScale);
 }
 
 /**
@@ -190,6 +129,6 @@ export async function writeTestT5(dir: string, config: T5Config = tinyT5Config, 
     join(dir, 'generation_config.json'),
     JSON.stringify({ decoder_start_token_id: config.decoder_start_token_id, eos_token_id: config.eos_token_id, pad_token_id: config.pad_token_id, ...options.generationConfig }, null, 2),
   );
-  if (options.tokenizer !== false) await writeT5Tokenizer(dir, { vocabSize: config.vocab_size });
+  if (options.tokenizer !== false) await testSet.writeT5Tokenizer(dir, { vocabSize: config.vocab_size });
   return { dir, files };
 }

@@ -8,7 +8,9 @@ import onnxProto from 'onnx-proto';
 import { unetWeightRequests } from '@curator/graphs/unet';
 import { vaeWeightRequests } from '@curator/graphs/vae';
 import { writeTestStableDiffusion } from '../src/stable-diffusion.ts';
-import { buildClipTokenizer, clipByteAlphabet } from '../src/clip-tokenizer.ts';
+import { testSet } from '@curator/models';
+
+const { buildClipTokenizer, clipByteAlphabet } = testSet;
 
 const { onnx } = onnxProto;
 

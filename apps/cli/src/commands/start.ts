@@ -8,10 +8,10 @@ import { loadEnv, type Env } from '@curator/config';
 import { jobTypesForPool } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv } from '@curator/storage';
 import { createLogger, createMetrics, type Logger } from '@curator/telemetry';
-import { checkModels, pullModels, modelOverridesFromEnv, type ModelRole } from '@curator/models';
+import type { ModelRole } from '@curator/models';
 import { startGatewayServer } from '@curator/gateway';
 import { startWorker, rolesForJobType } from '@curator/worker';
-import { describeMissingModels, progressReporter } from './models.ts';
+import { prepareForStart } from './models.ts';
 
 function portAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((done) => {
@@ -56,43 +56,12 @@ async function ensureRedis(env: Env, logger: Logger): Promise<{ url: string; chi
   throw new Error('redis-server did not start listening on 127.0.0.1:6379 within 10 s');
 }
 
-/** Makes sure the models of the roles this process serves are on disk: generated, or pulled. */
+/**
+ * Makes the models of the roles this process serves ready in MODELS_DIR: the pinned checkpoints
+ * pulled and converted once (or converted files from CURATOR_MODELS_EXPORTS), or the test set.
+ */
 async function ensureModels(env: Env, roles: ModelRole[], logger: Logger): Promise<void> {
-  if (env.CURATOR_MODELS === 'test') {
-    // Loaded only for the test set: the generator is not needed to serve the real models.
-    const { ensureTestModels } = await import('@curator/testmodels');
-    await ensureTestModels(env.MODELS_DIR, roles, (role) => logger.info({ role }, 'writing generated test model'));
-    return;
-  }
-  const overrides = modelOverridesFromEnv(env);
-  const check = await checkModels({ modelsDir: env.MODELS_DIR, set: 'real', roles, overrides });
-  if (check.missing.length === 0) return;
-  logger.info({ missing: check.missing.map((m) => m.id) }, 'pulling the models this machine lacks');
-  const reporter = progressReporter({ stdout: process.stderr });
-  try {
-    await pullModels({
-      modelsDir: env.MODELS_DIR,
-      set: 'real',
-      roles: check.missing.map((m) => m.role),
-      overrides,
-      ...(env.HF_ENDPOINT ? { hfEndpoint: env.HF_ENDPOINT } : {}),
-      ...(env.HF_TOKEN ? { hfToken: env.HF_TOKEN } : {}),
-      // Curator's own exports (s3://bucket/prefix or a folder), as `models pull` takes them.
-      ...(env.CURATOR_MODELS_EXPORTS ? { exportsFrom: env.CURATOR_MODELS_EXPORTS } : {}),
-      s3: {
-        ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
-        region: env.S3_REGION,
-        forcePathStyle: env.S3_FORCE_PATH_STYLE,
-        ...(env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY } } : {}),
-      },
-      onProgress: reporter.onProgress,
-    });
-  } catch (error) {
-    reporter.stop();
-    const after = await checkModels({ modelsDir: env.MODELS_DIR, set: 'real', roles, overrides });
-    throw new Error(`${describeMissingModels(after)}\n(the pull failed: ${(error as Error).message})`);
-  }
-  reporter.stop();
+  await prepareForStart(env, roles, logger);
 }
 
 /**

@@ -75,10 +75,9 @@ export function buildClipTokenizer(): ClipTokenizerFiles {
   return { vocab, merges, startId, endId: startId + 1 };
 }
 
-/** Writes the tokenizer files into `dir` and returns the vocabulary size. */
-export async function writeClipTokenizer(dir: string): Promise<{ vocabSize: number; startId: number; endId: number }> {
+/** The tokenizer/ files by name (vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json) and the ids the text encoder needs. */
+export function clipTokenizerFiles(): { vocabSize: number; startId: number; endId: number; files: Record<string, string> } {
   const { vocab, merges, startId, endId } = buildClipTokenizer();
-  await mkdir(dir, { recursive: true });
   const specialTokens = { bos_token: clipStartToken, eos_token: clipEndToken, unk_token: clipEndToken, pad_token: clipEndToken };
   // As CompVis/stable-diffusion-v1-4's tokenizer/tokenizer_config.json (which OFA-Sys's small SD copies).
   const addedToken = (content: string) => ({ __type: 'AddedToken', content, lstrip: false, normalized: true, rstrip: false, single_word: false });
@@ -95,9 +94,23 @@ export async function writeClipTokenizer(dir: string): Promise<{ vocabSize: numb
     tokenizer_class: 'CLIPTokenizer',
     unk_token: addedToken(clipEndToken),
   };
-  await writeFile(join(dir, 'vocab.json'), JSON.stringify(vocab));
-  await writeFile(join(dir, 'merges.txt'), `#version: 0.2\n${merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
-  await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(specialTokens, null, 2));
-  return { vocabSize: endId + 1, startId, endId };
+  return {
+    vocabSize: endId + 1,
+    startId,
+    endId,
+    files: {
+      'vocab.json': JSON.stringify(vocab),
+      'merges.txt': `#version: 0.2\n${merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`,
+      'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2),
+      'special_tokens_map.json': JSON.stringify(specialTokens, null, 2),
+    },
+  };
+}
+
+/** Writes the tokenizer files into `dir` and returns the vocabulary size. */
+export async function writeClipTokenizer(dir: string): Promise<{ vocabSize: number; startId: number; endId: number }> {
+  const { files, ...ids } = clipTokenizerFiles();
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  return ids;
 }

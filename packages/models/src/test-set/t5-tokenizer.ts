@@ -1,11 +1,11 @@
 // A small T5 tokenizer in the files T5 repositories publish: a SentencePiece Unigram model
 // (spiece.model) with `<pad>`=0, `</s>`=1, `<unk>`=2, pieces with the ▁ word-start marker and
 // SentencePiece's nmt_nfkc normalization rules; the tokenizer.json a fast tokenizer saves for it
-// (t5-small publishes both); tokenizer_config.json and special_tokens_map.json as
-// save_pretrained writes them. It covers English letters, digits and punctuation, so any English
+// (t5-small publishes both; Curator fetches tokenizer.json); tokenizer_config.json and
+// special_tokens_map.json as save_pretrained writes them. It covers English letters, digits and punctuation, so any English
 // text encodes.
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readSentencePieceModel, t5TokenizerJson, writeSentencePieceModel, type SentencePiece } from '@curator/tokenizers';
@@ -52,7 +52,7 @@ export function t5TokenizerVocab(vocabSize: number): [string, number][] {
  */
 let charsmap: Uint8Array | undefined;
 function nmtNfkcCharsmap(): Uint8Array {
-  charsmap ??= gunzipSync(readFileSync(new URL('../assets/nmt_nfkc.charsmap.gz', import.meta.url)));
+  charsmap ??= gunzipSync(readFileSync(new URL('../../assets/nmt_nfkc.charsmap.gz', import.meta.url)));
   return charsmap;
 }
 
@@ -83,21 +83,28 @@ export function t5SentencePieceModel(vocabSize: number): Uint8Array {
 export interface T5TokenizerFilesOptions {
   vocabSize: number;
   modelMaxLength?: number;
-  /** Also write tokenizer.json, as t5-small has (default true); false: spiece.model is the only tokenizer. */
-  tokenizerJson?: boolean;
 }
 
 /**
- * Writes spiece.model, tokenizer.json, tokenizer_config.json and special_tokens_map.json into
- * `dir`. The model has no sentinel tokens (extra_ids 0): its whole vocabulary is pieces.
+ * spiece.model, the tokenizer.json a fast tokenizer saves for it (t5-small publishes both),
+ * tokenizer_config.json (t5-small's keys) and special_tokens_map.json, by file name. The model
+ * has no sentinel tokens (extra_ids 0): its whole vocabulary is pieces.
  */
-export async function writeT5Tokenizer(dir: string, options: T5TokenizerFilesOptions): Promise<void> {
+export function t5TokenizerFiles(options: T5TokenizerFilesOptions): Record<string, Uint8Array | string> {
   const spiece = t5SentencePieceModel(options.vocabSize);
   const tokens = { eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' };
-  const config = { tokenizer_class: 'T5Tokenizer', model_max_length: options.modelMaxLength ?? 512, extra_ids: 0, additional_special_tokens: [], ...tokens };
-  await writeFile(join(dir, 'spiece.model'), spiece);
-  // What a fast tokenizer made from this spiece.model saves (the same conversion Curator runs).
-  if (options.tokenizerJson !== false) await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(t5TokenizerJson(readSentencePieceModel(spiece), config)));
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
-  await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(tokens, null, 2));
+  const config = { additional_special_tokens: [], clean_up_tokenization_spaces: true, ...tokens, extra_ids: 0, model_max_length: options.modelMaxLength ?? 512, tokenizer_class: 'T5Tokenizer' };
+  return {
+    'spiece.model': spiece,
+    // What a fast tokenizer made from this spiece.model saves (the same conversion Curator runs).
+    'tokenizer.json': JSON.stringify(t5TokenizerJson(readSentencePieceModel(spiece), config)),
+    'tokenizer_config.json': `${JSON.stringify(config, null, 2)}\n`,
+    'special_tokens_map.json': JSON.stringify(tokens, null, 2),
+  };
+}
+
+/** Writes every file of {@link t5TokenizerFiles} into `dir`. */
+export async function writeT5Tokenizer(dir: string, options: T5TokenizerFilesOptions): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of Object.entries(t5TokenizerFiles(options))) await writeFile(join(dir, name), content);
 }

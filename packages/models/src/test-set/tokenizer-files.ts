@@ -1,7 +1,7 @@
-// Small but real tokenizer files for generated test models, in the files the real repositories
-// publish: BERTweet's vocab.txt + bpe.codes (fairseq dictionary + fastBPE merges) with
-// "normalization": false as finiteautomata/bertweet-base-sentiment-analysis has, and BERT's
-// vocab.txt + tokenizer.json as an AutoNLP repository holds them. Every printable ASCII character
+// Small but real tokenizer files for the test set, in the files the real repositories publish:
+// BERTweet's vocab.txt + bpe.codes (fairseq dictionary + fastBPE merges) with "normalization":
+// false as finiteautomata/bertweet-base-sentiment-analysis has, and BERT's vocab.txt +
+// tokenizer.json as an AutoNLP repository holds them. Every printable ASCII character
 // is in both vocabularies, so any English text encodes with few unknown tokens; a few hundred
 // common words and pieces make the encodings look like real ones.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -72,6 +72,17 @@ export interface WrittenTokenizer {
   vocabSize: number;
 }
 
+/** A tokenizer's files by name, and the vocabulary size its model needs. */
+export interface TokenizerFiles extends WrittenTokenizer {
+  files: Record<string, string | Uint8Array>;
+}
+
+async function writeTokenizerFiles(dir: string, tokenizer: TokenizerFiles): Promise<WrittenTokenizer> {
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of Object.entries(tokenizer.files)) await writeFile(join(dir, name), content);
+  return { vocabSize: tokenizer.vocabSize };
+}
+
 /**
  * Learns fastBPE merges the way BPE training does (most frequent adjacent pair first) until every
  * word is a single symbol. Encoding applies merges in the order they were learnt, so each of
@@ -119,8 +130,7 @@ function learnMerges(entries: readonly { text: string; prefix: boolean }[]): [st
  * BERTweet-style tokenizer. The vocabulary holds every symbol the merges can produce, in both
  * its word-final ("the") and continuing ("th@@") form, so encoding never meets a piece it lacks.
  */
-export async function writeBertweetTokenizerFiles(dir: string, options: BertweetTokenizerFilesOptions = {}): Promise<WrittenTokenizer> {
-  await mkdir(dir, { recursive: true });
+export function bertweetTokenizerFiles(options: BertweetTokenizerFilesOptions = {}): TokenizerFiles {
   const characters = Array.from(new Set(`${LOWERCASE}${LOWERCASE.toUpperCase()}${DIGITS}${PUNCTUATION}`));
   const words = [...BERTWEET_SPECIAL_WORDS, ...COMMON_WORDS, ...(options.extraWords ?? [])];
   // Prefixes continue a word, suffixes end one: "con" + "tion" -> con@@ tion.
@@ -153,17 +163,31 @@ export async function writeBertweetTokenizerFiles(dir: string, options: Bertweet
     cls_token: '<s>',
     mask_token: '<mask>',
   };
-  await Promise.all([
-    writeFile(join(dir, 'vocab.txt'), `${vocabLines.join('\n')}\n`),
-    writeFile(join(dir, 'bpe.codes'), `${codeLines.join('\n')}\n`),
-    writeFile(
-      join(dir, 'tokenizer_config.json'),
-      `${JSON.stringify({ tokenizer_class: 'BertweetTokenizer', normalization: false, model_max_length: options.modelMaxLength ?? 128, ...specialTokens }, null, 2)}\n`,
-    ),
-    writeFile(join(dir, 'special_tokens_map.json'), `${JSON.stringify(specialTokens, null, 2)}\n`),
-  ]);
-  return { vocabSize: 4 + tokens.size + 1 };
+  // The keys of finiteautomata/bertweet-base-sentiment-analysis's tokenizer_config.json.
+  const tokenizerConfig = {
+    ...specialTokens,
+    model_max_length: options.modelMaxLength ?? 128,
+    name_or_path: 'vinai/bertweet-base',
+    normalization: false,
+    special_tokens_map_file: null,
+    tokenizer_class: 'BertweetTokenizer',
+  };
+  return {
+    vocabSize: 4 + tokens.size + 1,
+    files: {
+      'vocab.txt': `${vocabLines.join('\n')}\n`,
+      'bpe.codes': `${codeLines.join('\n')}\n`,
+      'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
+      'special_tokens_map.json': `${JSON.stringify(specialTokens, null, 2)}\n`,
+    },
+  };
 }
+
+/** Writes every file of {@link bertweetTokenizerFiles} into `dir`. */
+export async function writeBertweetTokenizerFiles(dir: string, options: BertweetTokenizerFilesOptions = {}): Promise<WrittenTokenizer> {
+  return writeTokenizerFiles(dir, bertweetTokenizerFiles(options));
+}
+
 
 export interface BertWordPieceTokenizerOptions {
   /** More whole words to give their own token. */
@@ -179,8 +203,7 @@ const BERT_SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as co
  * saves for it, tokenizer_config.json and special_tokens_map.json: [PAD]=0, [UNK]=1, [CLS]=2,
  * [SEP]=3, [MASK]=4, then characters, "##" continuations, pieces and common words.
  */
-export async function writeBertWordPieceTokenizer(dir: string, options: BertWordPieceTokenizerOptions = {}): Promise<WrittenTokenizer> {
-  await mkdir(dir, { recursive: true });
+export function bertWordPieceTokenizerFiles(options: BertWordPieceTokenizerOptions = {}): TokenizerFiles {
   const tokens: string[] = [];
   const seen = new Set<string>();
   const add = (token: string): void => {
@@ -207,11 +230,19 @@ export async function writeBertWordPieceTokenizer(dir: string, options: BertWord
     ...specialTokens,
   };
   const vocabTxt = `${tokens.join('\n')}\n`;
-  await Promise.all([
-    writeFile(join(dir, 'vocab.txt'), vocabTxt),
-    writeFile(join(dir, 'tokenizer.json'), `${JSON.stringify(bertTokenizerJson(vocabTxt, tokenizerConfig))}\n`),
-    writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`),
-    writeFile(join(dir, 'special_tokens_map.json'), `${JSON.stringify(specialTokens, null, 2)}\n`),
-  ]);
-  return { vocabSize: tokens.length };
+  return {
+    vocabSize: tokens.length,
+    files: {
+      'vocab.txt': vocabTxt,
+      'tokenizer.json': `${JSON.stringify(bertTokenizerJson(vocabTxt, tokenizerConfig))}\n`,
+      'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
+      'special_tokens_map.json': JSON.stringify(specialTokens),
+    },
+  };
 }
+
+/** Writes every file of {@link bertWordPieceTokenizerFiles} into `dir`. */
+export async function writeBertWordPieceTokenizer(dir: string, options: BertWordPieceTokenizerOptions = {}): Promise<WrittenTokenizer> {
+  return writeTokenizerFiles(dir, bertWordPieceTokenizerFiles(options));
+}
+

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadTokenizer, type TextTokenizer } from '@curator/tokenizers';
-import { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from '../src/tokenizer-files.ts';
+import { writeBertweetTokenizerFiles, writeBertWordPieceTokenizer } from '../src/test-set/tokenizer-files.ts';
 
 const ENGLISH = [
   'The government said on Tuesday that the company\'s market price rose 3.5% after the report; police in the city (and the state) are investigating.',

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadTokenizer, readSentencePieceModel } from '@curator/tokenizers';
-import { clipMaxLength, writeClipTokenizer } from '../src/clip-tokenizer.ts';
-import { t5TokenizerVocab, writeT5Tokenizer } from '../src/t5-tokenizer.ts';
+import { clipMaxLength, writeClipTokenizer } from '../src/test-set/clip-tokenizer.ts';
+import { t5TokenizerVocab, writeT5Tokenizer } from '../src/test-set/t5-tokenizer.ts';
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'curator-tokenizer-writer-'));
