@@ -44,6 +44,8 @@ export interface ModelHostOptions {
   precision?: 'auto' | 'fp32' | 'fp16' | 'int8';
   /** CURATOR_SESSION_OPTIONS: per role, `*` for all. */
   sessionOptions?: Partial<Record<ModelRole | '*', ModelSessionConfig>>;
+  /** What a text goes through before the BERTweet sentiment model (SENTIMENT_PREPROCESSING; default pysentimiento). */
+  sentimentPreprocessing?: 'pysentimiento' | 'huggingface';
 }
 
 /**
@@ -112,6 +114,7 @@ export class ModelHost {
           modelDir: model.dir,
           modelId: model.id,
           task: role,
+          ...(role === 'sentiment' && options.sentimentPreprocessing ? { preprocessing: options.sentimentPreprocessing } : {}),
           precision: model.precision === 'fp16' ? 'fp16' : model.precision === 'int8' ? 'int8' : 'fp32',
           executionProviders: [...this.device.executionProviders],
           sessionOptions,

@@ -42,6 +42,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     batching: { maxBatchSize: env.BATCH_MAX_SIZE, maxDelayMs: env.BATCH_MAX_DELAY_MS },
     precision: env.CURATOR_PRECISION,
     sessionOptions: env.CURATOR_SESSION_OPTIONS,
+    sentimentPreprocessing: env.SENTIMENT_PREPROCESSING,
   });
   try {
     const handlers = createHandlers({

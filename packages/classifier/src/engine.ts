@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from '@curator/inference/ort';
 import type { Engine, EngineCallContext, EngineHost } from '@curator/inference';
 import { CuratorError, isCuratorError, type AnalysisTask } from '@curator/contracts';
-import { loadTokenizer } from '@curator/tokenizers';
+import { loadTokenizer, type BertweetPreprocessing } from '@curator/tokenizers';
 import { labelsFromConfig, softmax } from './labels.ts';
 import { float16BitsToFloat32 } from '@curator/inference/float16';
 
@@ -23,6 +23,12 @@ export interface ClassifierEngineOptions {
   sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
   /** Texts per run() call; longer lists are split. */
   maxBatchSize?: number;
+  /**
+   * BERTweet models only (vocab.txt + bpe.codes): what a text goes through before tokenizing.
+   * 'pysentimiento' (default) is what the sentiment model was trained with; 'huggingface' is what
+   * transformers' pipeline feeds it. See @curator/tokenizers.
+   */
+  preprocessing?: BertweetPreprocessing;
 }
 
 export interface ClassifierInfo {
@@ -136,7 +142,7 @@ export async function createEngine(options: ClassifierEngineOptions, host: Engin
 
   let tokenizer: Awaited<ReturnType<typeof loadTokenizer>>;
   try {
-    tokenizer = await loadTokenizer(options.modelDir);
+    tokenizer = await loadTokenizer(options.modelDir, options.preprocessing ? { preprocessing: options.preprocessing } : {});
   } catch (error) {
     throw loadFailed(options, 'tokenizer failed to load', error);
   }

@@ -57,8 +57,17 @@ export const variables = {
   CURATOR_MODEL_HEADLINE: { schema: z.string().optional(), default: undefined, doc: 'Another headline model, `org/name@revision`.' },
   CURATOR_MODEL_IMAGE: { schema: z.string().optional(), default: undefined, doc: 'Another Stable Diffusion export, `org/name@revision`.' },
   CURATOR_MODELS_MANIFEST: { schema: z.string().optional(), default: undefined, doc: 'JSON file of manifest entries replacing the built-in ones (see docs/models.md).' },
-  CURATOR_MODELS_EXPORTS: { schema: z.string().optional(), default: undefined, doc: "Where Curator's own exports are pulled from (`s3://bucket/prefix`, a folder, or a Hub mirror)." },
-  HF_ENDPOINT: { schema: z.string().optional(), default: undefined, doc: 'Hugging Face Hub endpoint for `models pull` (default https://huggingface.co).' },
+  CURATOR_MODELS_EXPORTS: {
+    schema: z.string().optional(),
+    default: undefined,
+    doc: 'Where converted ONNX files are pulled from instead of converting the Hub checkpoints (`s3://bucket/prefix` or a folder laid out like MODELS_DIR); unset: pull the pinned checkpoints and convert them.',
+  },
+  HF_ENDPOINT: { schema: z.string().optional(), default: undefined, doc: 'Hugging Face Hub endpoint the pinned checkpoints are pulled from (default https://huggingface.co; a mirror works).' },
+  SENTIMENT_PREPROCESSING: {
+    schema: z.enum(['pysentimiento', 'huggingface']),
+    default: 'pysentimiento',
+    doc: "What a text goes through before the BERTweet sentiment model: `pysentimiento`, its authors' preprocessing, which it was trained with (users, URLs, emoji as text); `huggingface`, the text as transformers' pipeline feeds it (the reference tutorial's behaviour). See docs/models.md.",
+  },
   HF_TOKEN: { schema: z.string().optional(), default: undefined, doc: 'Hub token, sent to the Hub host only.' },
   CURATOR_PRECISION: { schema: z.enum(['auto', 'fp32', 'fp16', 'int8']), default: 'auto', doc: '`auto`: fp16 files on CUDA, fp32 on CPU; otherwise that precision where its files are on disk.' },
   CURATOR_SESSION_OPTIONS: {

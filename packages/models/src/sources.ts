@@ -45,6 +45,7 @@ function strongValidator(etag: string | null | undefined): string | undefined {
 }
 
 const sha256Pattern = /^[0-9a-f]{64}$/;
+const commitPattern = /^[0-9a-f]{40}$/;
 
 // ---------- Hugging Face Hub ----------
 
@@ -82,6 +83,12 @@ export function hubSource(options: HubSourceOptions): ModelFileSource {
           response = await fetch(url, { headers, redirect: 'manual', ...(signal ? { signal } : {}) });
         } catch (error) {
           throw new CuratorError('download_failed', `${url.origin}: ${describeError(error)}`, { cause: error, retryable: true });
+        }
+        // A revision pinned by commit sha must be served from that commit, whatever a mirror does.
+        const commit = response.headers.get('x-repo-commit');
+        if (commit && commitPattern.test(model.revision) && commit !== model.revision) {
+          await response.body?.cancel();
+          throw new CuratorError('download_failed', `${hubRepoOf(model)}/${file.path}: ${url.origin} served commit ${commit}, the manifest pins ${model.revision}`);
         }
         const linked = response.headers.get('x-linked-etag')?.replaceAll('"', '');
         if (linked && sha256Pattern.test(linked)) linkedSha256 = linked;

@@ -1,28 +1,44 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 export interface LoggedRequest {
+  method: string;
   path: string;
   range?: string;
   ifRange?: string;
   authorization?: string;
 }
 
+/** The sha1 git gives a blob: what the Hub sends as the ETag of a file kept in git (not LFS). */
+function gitBlobSha1(bytes: Buffer): string {
+  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
 /**
- * Answers like the Hugging Face Hub: `/{repo}/resolve/{revision}/{file}` redirects (302) to a
- * CDN-like `/cdn/...` path on the same server, which serves the bytes with a strong ETag and
- * honours Range + If-Range. LFS-like files also carry X-Linked-Etag (their sha256) on the redirect.
+ * Answers like the Hugging Face Hub, on loopback: `/{repo}/resolve/{revision}/{file}` serves a
+ * file kept in git directly (200, ETag = its git blob sha1, X-Repo-Commit) and redirects an LFS
+ * file (302 with X-Linked-Etag = its sha256, X-Linked-Size, X-Repo-Commit) to a CDN-like `/cdn/...`
+ * path on a second server, which serves the bytes with a strong ETag. Both honour Range + If-Range
+ * and HEAD. A branch name resolves to its commit; unknown repos, revisions and files are 404s with
+ * the Hub's X-Error-Code.
  */
 export class FakeHub {
   readonly files = new Map<string, Buffer>();
   readonly requests: LoggedRequest[] = [];
-  /** `<repo>/<revision>/<path>` -> bytes after which the next CDN response is cut off (once). */
+  /** `<repo>/<revision>/<path>` -> bytes after which the next response of that file is cut off (once). */
   readonly cutAfter = new Map<string, number>();
-  /** Files whose redirect carries X-Linked-Etag. */
+  /** Files kept in LFS: their resolve redirects to the CDN and carries X-Linked-Etag. */
   readonly linked = new Set<string>();
   /** A wrong X-Linked-Etag to send instead of the true sha256 (a corrupted mirror). */
   readonly linkedOverride = new Map<string, string>();
+  /** `<repo>@<branch>` -> commit sha. */
+  readonly branches = new Map<string, string>();
   private server: Server | undefined;
   private cdn: Server | undefined;
   url = '';
@@ -33,16 +49,44 @@ export class FakeHub {
     const key = `${repo}/${revision}/${path}`;
     this.files.set(key, bytes);
     if (options.linked) this.linked.add(key);
+    else this.linked.delete(key);
+  }
+
+  /** `branch` (e.g. `main`) of `repo` now points at `commit`. */
+  branch(repo: string, branch: string, commit: string): void {
+    this.branches.set(`${repo}@${branch}`, commit);
+  }
+
+  /**
+   * Publishes every file under `dir` as `repo` at `commit` (and `main`). A `.gz` file is served
+   * unzipped under its name without `.gz`; `lfs` says which files the Hub would keep in LFS
+   * (default: weights, as the Hub's .gitattributes do).
+   */
+  async publishFolder(repo: string, commit: string, dir: string, lfs: (path: string) => boolean = (path) => /\.(bin|safetensors|onnx|onnx_data|h5|msgpack)$/.test(path)): Promise<Map<string, Buffer>> {
+    const published = new Map<string, Buffer>();
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      let path = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
+      let bytes = await readFile(join(entry.parentPath, entry.name));
+      if (path.endsWith('.gz')) {
+        path = path.slice(0, -3);
+        bytes = gunzipSync(bytes);
+      }
+      this.put(repo, commit, path, bytes, { linked: lfs(path) });
+      published.set(path, bytes);
+    }
+    this.branch(repo, 'main', commit);
+    return published;
   }
 
   async start(): Promise<this> {
-    const listen = async (): Promise<[Server, string]> => {
-      const server = createServer((req, res) => this.handle(req, res));
+    const listen = async (handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<[Server, string]> => {
+      const server = createServer(handle);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return [server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`];
     };
-    [this.server, this.url] = await listen();
-    [this.cdn, this.cdnUrl] = await listen();
+    [this.server, this.url] = await listen((req, res) => this.handleHub(req, res));
+    [this.cdn, this.cdnUrl] = await listen((req, res) => this.handleCdn(req, res));
     return this;
   }
 
@@ -61,27 +105,57 @@ export class FakeHub {
     return this.requests.filter((r) => !r.path.startsWith('/cdn/'));
   }
 
-  private handle(req: IncomingMessage, res: import('node:http').ServerResponse): void {
-    const url = new URL(req.url ?? '/', this.url);
-    const logged: LoggedRequest = { path: url.pathname };
+  /** Requests for one file, on either host. */
+  requestsFor(path: string): LoggedRequest[] {
+    return this.requests.filter((r) => decodeURIComponent(r.path).endsWith(`/${path}`));
+  }
+
+  private log(req: IncomingMessage, url: URL): void {
+    const logged: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname };
     if (req.headers.range) logged.range = req.headers.range;
     if (typeof req.headers['if-range'] === 'string') logged.ifRange = req.headers['if-range'];
     if (req.headers.authorization) logged.authorization = req.headers.authorization;
     this.requests.push(logged);
+  }
 
+  private notFound(res: ServerResponse, code: string, message: string): void {
+    res.writeHead(404, { 'x-error-code': code, 'x-error-message': message, 'content-type': 'text/plain' }).end(message);
+  }
+
+  private handleHub(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    this.log(req, url);
     const resolve = /^\/(.+?\/.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    if (resolve) {
-      const key = `${resolve[1]}/${decodeURIComponent(resolve[2]!)}/${resolve[3]!.split('/').map(decodeURIComponent).join('/')}`;
-      const bytes = this.files.get(key);
-      if (!bytes) {
-        res.writeHead(404).end('Entry not found');
-        return;
-      }
-      const headers: Record<string, string> = { location: `${this.cdnUrl}/cdn/${encodeURIComponent(key)}?expires=1`, 'x-linked-size': String(bytes.length) };
-      if (this.linked.has(key)) headers['x-linked-etag'] = `"${this.linkedOverride.get(key) ?? createHash('sha256').update(bytes).digest('hex')}"`;
-      res.writeHead(302, headers).end();
+    if (!resolve) return this.notFound(res, 'RepoNotFound', 'Repository not found');
+    const repo = resolve[1]!;
+    const revision = decodeURIComponent(resolve[2]!);
+    const path = resolve[3]!.split('/').map(decodeURIComponent).join('/');
+    const known = [...this.files.keys()].some((key) => key.startsWith(`${repo}/`));
+    if (!known) return this.notFound(res, 'RepoNotFound', 'Repository not found');
+    const commit = this.branches.get(`${repo}@${revision}`) ?? revision;
+    if (![...this.files.keys()].some((key) => key.startsWith(`${repo}/${commit}/`))) return this.notFound(res, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+    const key = `${repo}/${commit}/${path}`;
+    const bytes = this.files.get(key);
+    if (!bytes) return this.notFound(res, 'EntryNotFound', `${path} does not exist on "${revision}"`);
+    const common = { 'x-repo-commit': commit };
+    if (this.linked.has(key)) {
+      res
+        .writeHead(302, {
+          ...common,
+          location: `${this.cdnUrl}/cdn/${encodeURIComponent(key)}?expires=1`,
+          'x-linked-etag': `"${this.linkedOverride.get(key) ?? sha256(bytes)}"`,
+          'x-linked-size': String(bytes.length),
+          etag: `"${sha256(bytes)}"`,
+        })
+        .end();
       return;
     }
+    this.serve(req, res, key, bytes, { ...common, etag: `"${gitBlobSha1(bytes)}"` });
+  }
+
+  private handleCdn(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.cdnUrl);
+    this.log(req, url);
     const cdn = /^\/cdn\/(.+)$/.exec(url.pathname);
     const key = cdn ? decodeURIComponent(cdn[1]!) : '';
     const bytes = this.files.get(key);
@@ -89,19 +163,28 @@ export class FakeHub {
       res.writeHead(404).end();
       return;
     }
-    const etag = `"${createHash('md5').update(bytes).digest('hex')}"`;
+    this.serve(req, res, key, bytes, { etag: `"${createHash('md5').update(bytes).digest('hex')}"` });
+  }
+
+  /** The bytes of a file with Range + If-Range, HEAD, and the one-off cut of `cutAfter`. */
+  private serve(req: IncomingMessage, res: ServerResponse, key: string, bytes: Buffer, headers: Record<string, string>): void {
+    const etag = headers['etag']!;
     let start = 0;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const ifRange = req.headers['if-range'];
     if (range && (ifRange === undefined || ifRange === etag)) start = Number(range[1]);
     if (start >= bytes.length && start > 0) {
-      res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
+      res.writeHead(416, { ...headers, 'content-range': `bytes */${bytes.length}` }).end();
       return;
     }
     const body = bytes.subarray(start);
-    const headers: Record<string, string> = { etag, 'accept-ranges': 'bytes', 'content-length': String(body.length), 'content-type': 'application/octet-stream' };
-    if (start > 0) headers['content-range'] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
-    res.writeHead(start > 0 ? 206 : 200, headers);
+    const out: Record<string, string> = { ...headers, 'accept-ranges': 'bytes', 'content-length': String(body.length), 'content-type': 'application/octet-stream' };
+    if (start > 0) out['content-range'] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
+    res.writeHead(start > 0 ? 206 : 200, out);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     const cut = this.cutAfter.get(key);
     if (cut !== undefined) {
       this.cutAfter.delete(key);

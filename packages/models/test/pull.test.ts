@@ -138,7 +138,7 @@ describe('pullModels from a Hub-like server', () => {
     assert.equal(decoderRequests.length, 1);
     assert.match(decoderRequests[0]!.range ?? '', /^bytes=[1-9]\d*-$/);
     // Files finished by the failed run are not fetched again.
-    assert.equal(hub.cdnRequests().filter((r) => r.path.includes('config.json')).length, 0);
+    assert.equal(hub.requestsFor('config.json').length, 0);
     assert.deepEqual(await readFile(join(dir, 'onnx/decoder_model_merged.onnx')), decoder);
   });
 
@@ -245,9 +245,11 @@ describe('pullModels from a Hub-like server', () => {
     const staged = join(modelsDir, '.staging', 'acme--tiny-t5');
     await mkdir(staged, { recursive: true });
     await writeFile(join(staged, 'config.json.partial'), config);
-    await writeFile(join(staged, 'config.json.partial.json'), JSON.stringify({ validator: `"${createHash('md5').update(config).digest('hex')}"` }));
+    // config.json is kept in git: the Hub's ETag for it is its git blob sha1.
+    const gitEtag = `"${createHash('sha1').update(`blob ${config.length}\0`).update(config).digest('hex')}"`;
+    await writeFile(join(staged, 'config.json.partial.json'), JSON.stringify({ validator: gitEtag }));
     await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
-    const configRequests = hub.cdnRequests().filter((r) => r.path.includes('config.json'));
+    const configRequests = hub.requestsFor('config.json');
     assert.deepEqual(configRequests.map((r) => r.range), [`bytes=${config.length}-`, undefined]);
     assert.deepEqual(await readFile(resolveModel('summarizer', { modelsDir, manifest }).paths['config']!), config);
   });
@@ -322,6 +324,46 @@ describe('pullModels from a Hub-like server', () => {
     assert.deepEqual(await readFile(resolveModel('summarizer', { modelsDir, manifest }).paths['encoder']!), encoder);
     assert.equal((await listModels({ modelsDir, manifest, roles: ['summarizer'] }))[0]!.status, 'verified');
     await rm(source, { recursive: true, force: true });
+  });
+
+  it('files kept in git come straight from the Hub with their git ETag; LFS files through the CDN; HEAD works too', async () => {
+    await pullModels({ modelsDir, manifest, roles: ['summarizer'], hfEndpoint: hub.url });
+    assert.deepEqual(hub.requestsFor('config.json').map((r) => r.path), [`/${repo}/resolve/${revision}/config.json`], 'no redirect for a small file');
+    assert.equal(hub.cdnRequests().filter((r) => r.path.includes('encoder_model.onnx')).length, 1);
+    const head = await fetch(`${hub.url}/${repo}/resolve/${revision}/onnx/encoder_model.onnx`, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(head.status, 302);
+    assert.equal(head.headers.get('x-linked-etag'), `"${sha(encoder)}"`);
+    assert.equal(head.headers.get('x-linked-size'), String(encoder.length));
+    assert.equal(head.headers.get('x-repo-commit'), revision);
+  });
+
+  it('names what the Hub does not have: repo, revision or file (404)', async () => {
+    const missing = (id: string, rev: string, path: string) =>
+      parseManifest({ set: 'real', models: [{ role: 'genre', id, revision: rev, source: { kind: 'hub', repo: id }, precisions: { fp32: [{ path }] } }] });
+    for (const [manifestOf, code] of [
+      [missing('acme/nowhere', 'main', 'model.onnx'), 'RepoNotFound'],
+      [missing(repo, 'no-such-revision', 'model.onnx'), 'RevisionNotFound'],
+      [missing(repo, revision, 'onnx/model_int4.onnx'), 'EntryNotFound'],
+    ] as const) {
+      await assert.rejects(pullModels({ modelsDir, manifest: manifestOf, roles: ['genre'], hfEndpoint: hub.url, retries: 0 }), (error) => {
+        assert.ok(isCuratorError(error), String(error));
+        assert.equal(error.code, 'download_failed');
+        assert.match(error.message, /not found \(404\)/, code);
+        assert.equal(error.retryable, false);
+        return true;
+      });
+    }
+  });
+
+  it('refuses a file the Hub serves from another commit than the pinned one', async () => {
+    const pinned = 'a'.repeat(40);
+    const other = 'b'.repeat(40);
+    hub.put('acme/moved', other, 'model.onnx', randomBytes(1024));
+    // A mirror that answers the pinned commit with another one's files.
+    hub.branch('acme/moved', pinned, other);
+    const moved = parseManifest({ set: 'real', models: [{ role: 'genre', id: 'acme/moved', revision: pinned, source: { kind: 'hub', repo: 'acme/moved' }, precisions: { fp32: [{ path: 'model.onnx' }] } }] });
+    await assert.rejects(pullModels({ modelsDir, manifest: moved, roles: ['genre'], hfEndpoint: hub.url, retries: 0 }), (error) => isCuratorError(error) && /served commit b{40}, the manifest pins a{40}/.test(error.message));
+    assert.equal(existsSync(join(modelsDir, 'acme', 'moved')), false);
   });
 });
 

@@ -20,3 +20,6 @@ export const tokenizersReferenceDir = fileURLToPath(new URL('../tokenizers', imp
 
 /** transformers' own generate() length rules and beam-search outputs for textgen (see generation/README.md). */
 export const generationReferenceDir = fileURLToPath(new URL('../generation', import.meta.url));
+
+/** Tiny Hub repositories laid out like the real ones Curator pins, with transformers' answers (see hub/README.md). */
+export const hubReferenceDir = fileURLToPath(new URL('../hub', import.meta.url));
