@@ -1,0 +1,386 @@
+// The studio in Debian's Chromium (playwright-core), against the real system: the gateway and a
+// worker on the generated test models, Redis, the embedded S3 server. The page is served as the
+// gateway will serve it (studioHeaders: strict CSP, caching), on one origin with the API.
+//
+// STUDIO_SCREENSHOTS_DIR=docs/screenshots saves the main states as PNGs (`npm run screenshots -w @curator/web`).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startSystem, type RunningSystem } from '../../../packages/client/test/support/system.ts';
+import { ensureWebBuild, studioContentSecurityPolicy } from '../src/index.ts';
+import { startStudioServer, type StudioServer } from './support/studio-server.ts';
+
+const chromiumPath = '/usr/bin/chromium';
+// This machine's Chromium needs the background-networking switches off (nothing may leave loopback).
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const inCi = Boolean(process.env.CI);
+const skip = !existsSync(chromiumPath) && !inCi ? `Chromium is not installed at ${chromiumPath} (apt-get install -y chromium); these tests always run in CI` : false;
+const screenshotsDir = process.env.STUDIO_SCREENSHOTS_DIR ? resolve(process.env.STUDIO_SCREENSHOTS_DIR) : null;
+const maxArticleChars = 4000;
+
+const desktop = { width: 1280, height: 900 };
+const phone = { width: 390, height: 844 };
+const article =
+  'Fishermen returned to the harbour at dawn as repairs to the old sea wall ended. Shops on the quay reopened, the ferry ran again, and the town council promised a festival for the summer.';
+
+let system: RunningSystem;
+let studio: StudioServer;
+let context: BrowserContext;
+let profileDir: string;
+let page: Page;
+let axeSource: string;
+const pageErrors: string[] = [];
+/** Refusals the browser reports on the console: the CSP's, Trusted Types'. */
+const policyErrors: string[] = [];
+
+/** Records what the CSP refused and every layout shift, from before the page's own scripts run. */
+function watchPage(): void {
+  const w = window as unknown as { __csp: string[]; __shifts: Array<{ value: number; at: number; input: boolean }> };
+  w.__csp = [];
+  w.__shifts = [];
+  document.addEventListener('securitypolicyviolation', (event) => w.__csp.push(`${event.violatedDirective} ${event.blockedURI} ${event.sample} at ${event.sourceFile}:${event.lineNumber}`));
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as unknown as Array<{ value: number; startTime: number; hadRecentInput: boolean }>) w.__shifts.push({ value: entry.value, at: entry.startTime, input: entry.hadRecentInput });
+  }).observe({ type: 'layout-shift', buffered: true });
+}
+
+async function screenshot(name: string, fullPage = false): Promise<void> {
+  if (!screenshotsDir) return;
+  await mkdir(screenshotsDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotsDir, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
+}
+
+/** axe-core, evaluated into the page through the DevTools protocol (an injected <script> would break the CSP). */
+async function assertAccessible(state: string): Promise<void> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `axe-core found serious violations (${state})`);
+}
+
+async function assertNoCspViolations(): Promise<void> {
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), []);
+}
+
+async function openStudio(hash = ''): Promise<void> {
+  await page.goto(`${studio.url}/${hash}`);
+  await page.locator('#form-title').waitFor();
+}
+
+async function fillCard(options: { text?: string; title?: string; prefix?: string; size?: number; steps?: number; seed?: number }): Promise<void> {
+  await page.getByLabel('Pasted text').check();
+  await page.locator('#f-input-text').fill(options.text ?? article);
+  if (options.title !== undefined) await page.locator('#f-input-title').fill(options.title);
+  if (options.prefix !== undefined) await page.locator('#f-params-imagePrefix').fill(options.prefix);
+  if (options.seed !== undefined) await page.locator('#f-params-seed').fill(String(options.seed));
+  if (options.size !== undefined) {
+    await page.locator('#f-params-image-width').fill(String(options.size));
+    await page.locator('#f-params-image-height').fill(String(options.size));
+  }
+  if (options.steps !== undefined) await page.locator('#f-params-image-steps').fill(String(options.steps));
+}
+
+/** The stages the rerun took from the cache, as the studio names them (set by the rerun test). */
+let reusedLabels = '';
+/** The first card made (256 px: the phone screenshot shows it). */
+let firstCardId = '';
+const jobIdInView = async () => (await page.evaluate(() => location.hash)).replace('#/jobs/', '');
+
+describe('the web studio in Chromium, against the real gateway and worker', { skip }, () => {
+  before(async () => {
+    if (!existsSync(chromiumPath)) throw new Error(`CI runs the browser tests: Chromium is missing at ${chromiumPath} (add chromium to .ci/apt-packages)`);
+    const build = await ensureWebBuild();
+    system = await startSystem({ vars: { MAX_ARTICLE_CHARS: String(maxArticleChars) } });
+    // Once the gateway serves the studio itself (its web plugin), the test uses it; until then a
+    // server of the same files and headers stands in front of it.
+    const servesStudio = (await fetch(`${system.url}/`)).headers.get('content-type')?.startsWith('text/html') ?? false;
+    studio = servesStudio
+      ? { url: system.url, close: async () => undefined }
+      : await startStudioServer({ distDir: build.dir, gatewayUrl: system.url, imageOrigins: [system.environment.env.S3_ENDPOINT!] });
+    axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    profileDir = await mkdtemp(join(tmpdir(), 'curator-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, args: chromiumArgs, viewport: desktop, reducedMotion: 'reduce' });
+    await context.addInitScript(watchPage);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Trusted Type/i.test(message.text())) policyErrors.push(message.text());
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await studio?.close();
+    await system?.close();
+  });
+
+  test('the studio is served with a strict Content-Security-Policy, caching headers, and no inline code', async () => {
+    const index = await fetch(`${studio.url}/`);
+    assert.equal(index.headers.get('content-security-policy'), studioContentSecurityPolicy({ imageOrigins: [system.environment.env.S3_ENDPOINT!] }));
+    assert.match(index.headers.get('content-security-policy')!, /script-src 'self';/);
+    assert.doesNotMatch(index.headers.get('content-security-policy')!, /unsafe-inline|unsafe-eval/);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    const html = await index.text();
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+    assert.doesNotMatch(html, /<style|\sstyle=/, 'no inline style');
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const script = await fetch(`${studio.url}${asset}`);
+    assert.equal(script.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  });
+
+  test('submit an article and see the card: picture, headline, scores, stage times, models, test-model mark', async () => {
+    await openStudio();
+    await assertAccessible('empty form, desktop');
+    await screenshot('desktop-form');
+    await fillCard({ title: 'Harbour reopens', size: 256, steps: 8, seed: 11 });
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    // The view moves to the job, and so does the focus.
+    await page.locator('#job-title').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'job-title');
+    const card = page.locator('.result-card');
+    await card.waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('.job-head .status-chip').textContent(), 'Done');
+    firstCardId = await jobIdInView();
+    assert.ok((await card.locator('.headline').textContent())!.trim().length > 0);
+    assert.equal(await card.locator('.article-title cite').textContent(), 'Harbour reopens');
+    const picture = card.locator('.card-picture img');
+    await page.waitForFunction(() => (document.querySelector('.card-picture img') as HTMLImageElement | null)?.complete === true);
+    assert.ok(await picture.evaluate((img: HTMLImageElement) => img.naturalWidth > 0), 'the card picture loaded from S3');
+    assert.match((await card.locator('.test-models').textContent())!, /Test models/);
+    const scores = (await card.locator('.scores .score-value').allTextContents()).map((text) => Number.parseInt(text, 10));
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'highest score first');
+    assert.equal(scores.length, 3, 'negative, neutral, positive');
+    const rows = card.locator('.stage-table tbody tr');
+    assert.deepEqual(await rows.locator('th').allTextContents(), ['Read the article', 'Sentiment', 'Summary', 'Headline', 'Picture', 'Card']);
+    for (const time of await rows.locator('td.num').allTextContents()) assert.match(time, /^\d+(\.\d)? (ms|s)$/);
+    assert.ok((await card.locator('.models li').allTextContents()).some((model) => model.startsWith('curator-test/')));
+    const download = card.getByRole('link', { name: 'Download the card' });
+    assert.match((await download.getAttribute('download'))!, /^curator-card-[\w-]{8}\.png$/);
+    const png = await fetch((await download.getAttribute('href'))!);
+    assert.equal(png.headers.get('content-type'), 'image/png');
+    await assertNoCspViolations();
+    await assertAccessible('card, desktop');
+    await screenshot('desktop-card', true);
+  });
+
+  test('rerun with a new image prefix: the text stages come from the cache', async () => {
+    const first = await jobIdInView();
+    await page.getByRole('button', { name: 'Rerun with changes' }).click();
+    await page.waitForFunction(() => document.activeElement?.id === 'f-params-imagePrefix');
+    assert.equal(await page.locator('#form-title').textContent(), 'Rerun with changes');
+    assert.equal(await page.locator('#f-input-text').inputValue(), article, 'the form holds the job’s request');
+    await page.locator('#f-params-imagePrefix').fill('Watercolour sketch - ');
+    await page.getByRole('button', { name: 'Rerun', exact: true }).click();
+    await page.waitForFunction((previous) => location.hash.startsWith('#/jobs/') && !location.hash.endsWith(previous), first);
+    const card = page.locator('.result-card');
+    await card.waitFor({ timeout: 120_000 });
+    // The stage cache decides what is reused (the job's stages[].cached); the studio shows just that.
+    const job = (await (await fetch(`${system.url}/jobs/${await jobIdInView()}`)).json()) as { stages: Array<{ name: string; cached: boolean }> };
+    const reused = job.stages.filter((stage) => stage.cached).map((stage) => stage.name);
+    for (const name of ['sentiment', 'summarize', 'headline']) assert.ok(reused.includes(name), `${name} came from the cache`);
+    assert.ok(!reused.includes('image') && !reused.includes('card'), 'the picture and the card were made again');
+    const labels: Record<string, string> = { extract: 'Read the article', sentiment: 'Sentiment', summarize: 'Summary', headline: 'Headline' };
+    reusedLabels = reused.map((name) => labels[name]!).join(', ');
+    assert.equal(await card.locator('.cache-line').textContent(), `From the cache: ${reusedLabels}.`);
+    const sources = await card.locator('.stage-table tbody tr td:nth-child(3)').allTextContents();
+    assert.deepEqual(sources, job.stages.map((stage) => (stage.cached ? 'from cache' : 'computed')));
+    assert.match((await page.locator('.rerun-of').textContent())!, new RegExp(`Rerun of job ${first.slice(0, 8)}`));
+  });
+
+  test('compare the two runs side by side: what changed, what was reused, both cards', async () => {
+    await page.getByRole('link', { name: 'Compare the two runs' }).click();
+    await page.locator('#compare-title').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'compare-title');
+    const changed = page.locator('.changes tbody tr');
+    assert.equal(await changed.count(), 1);
+    assert.deepEqual(await changed.locator('td').allTextContents(), ['Impressionist image - ', 'Watercolour sketch - ']);
+    assert.match((await changed.locator('th').textContent())!, /params\.imagePrefix/);
+    assert.equal(await page.locator('.compare > .cache-line').textContent(), `Run B reused from the cache: ${reusedLabels}.`);
+    await page.locator('.compare-column .result-card').nth(1).waitFor();
+    assert.equal(await page.locator('.compare-column .result-card').count(), 2);
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.compare .card-picture img')].every((img) => img.complete && img.naturalWidth > 0));
+    await assertAccessible('compare, desktop');
+    await screenshot('desktop-compare', true);
+  });
+
+  test('history is read from the API: open any job, pick two to compare', async () => {
+    await openStudio();
+    const items = page.locator('.history-item');
+    await page.waitForFunction(() => document.querySelectorAll('.history-item .status-chip.succeeded').length >= 2);
+    assert.ok((await items.count()) >= 2);
+    await items.nth(1).locator('.history-open').click();
+    await page.locator('.result-card').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'job-title');
+    await items.nth(0).getByLabel(/Compare job/).check();
+    await items.nth(1).getByLabel(/Compare job/).check();
+    await page.getByRole('button', { name: 'Compare the two picked jobs' }).click();
+    await page.locator('#compare-title').waitFor();
+    assert.equal(await page.locator('.compare-column').count(), 2);
+  });
+
+  test('a long job: live progress per stage with times, no layout shift while it updates; then cancel it', async () => {
+    await openStudio();
+    await fillCard({ text: `${article} The harbour master thanked the divers.`, size: 256, steps: 150 });
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    await page.waitForFunction(() => /^denoising step \d+\/150$/.test(document.querySelector('.progress-detail')?.textContent ?? ''), undefined, { timeout: 120_000 });
+    const running = page.locator('.stage.running');
+    assert.equal(await running.locator('.stage-name').textContent(), 'Picture');
+    assert.deepEqual(await page.locator('.stage.succeeded .stage-name').allTextContents(), ['Read the article', 'Sentiment', 'Summary', 'Headline']);
+    for (const time of await page.locator('.stage.succeeded .stage-time').allTextContents()) assert.match(time, /^\d+(\.\d)? (ms|s)$/);
+
+    // From here on only the progress changes: three more denoising steps must move nothing.
+    const since = await page.evaluate(() => performance.now());
+    const firstStep = Number(/step (\d+)/.exec((await page.locator('.progress-detail').textContent())!)![1]);
+    await page.waitForFunction((step) => Number(/step (\d+)/.exec(document.querySelector('.progress-detail')?.textContent ?? '')?.[1] ?? 0) >= step + 3, firstStep, { timeout: 120_000 });
+    const shifts = await page.evaluate((from) => (window as unknown as { __shifts: Array<{ value: number; at: number; input: boolean }> }).__shifts.filter((s) => s.at > from && !s.input), since);
+    assert.deepEqual(shifts, [], 'no layout shift while the progress updates');
+    assert.match((await running.locator('.stage-time').textContent())!, /\d/, 'the running stage shows its time so far');
+    await assertAccessible('progress, desktop');
+    await screenshot('desktop-progress');
+
+    await page.getByRole('button', { name: 'Cancel the job' }).click();
+    await page.waitForFunction(() => document.querySelector('.job-head .status-chip')?.textContent === 'Canceled', undefined, { timeout: 60_000 });
+    assert.equal(await page.getByRole('button', { name: 'Cancel the job' }).count(), 0);
+  });
+
+  test('bad input: inline messages name the fields as the API does; refusals read as plain words', async () => {
+    await openStudio();
+    await fillCard({});
+    await page.locator('#f-params-image-width').fill('100');
+    await page.locator('#f-params-summaryMaxTokens').fill('500');
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    const summary = page.locator('.error-summary');
+    await summary.waitFor();
+    await page.waitForFunction(() => document.activeElement?.classList.contains('error-summary'));
+    const listed = await summary.locator('li code').allTextContents();
+    assert.deepEqual(listed.sort(), ['params.image.width', 'params.summaryMaxTokens']);
+    assert.equal(await page.locator('#f-params-summaryMaxTokens').getAttribute('aria-invalid'), 'true');
+    assert.match((await page.locator('#f-params-summaryMaxTokens-error').textContent())!, /params\.summaryMaxTokens.*200/);
+    assert.match((await page.locator('#f-params-image-width-error').textContent())!, /params\.image\.width.*multiple of 8/);
+    await screenshot('desktop-errors');
+    // The summary's entries take the focus to their field.
+    await summary.getByRole('button', { name: /params\.image\.width/ }).click();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-params-image-width');
+    await assertAccessible('form with errors, desktop');
+
+    // Fixed: the messages go as the fields are corrected.
+    await page.locator('#f-params-image-width').fill('64');
+    await page.locator('#f-params-summaryMaxTokens').fill('30');
+    assert.equal(await summary.count(), 0);
+
+    // Refused by the server (the gateway's own limit): its details[].path lands on the field.
+    await page.locator('#f-input-text').fill('word '.repeat(900));
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    await page.locator('#f-input-text-error').waitFor();
+    assert.match((await page.locator('#f-input-text-error').textContent())!, new RegExp(`input\\.text.*limit is ${maxArticleChars}`));
+    assert.equal(await page.locator('.job-form .problem-title').textContent(), 'The article is too long.');
+
+    // A job that fails: a blocked address, in words.
+    await page.getByLabel('From a web address').check();
+    await page.locator('#f-input-url').fill('http://127.0.0.1/news/harbour');
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    await page.locator('.job-panel .problem-title').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('.job-panel .problem-title').textContent(), 'That address is not allowed.');
+    assert.equal(await page.locator('.job-panel .problem-code code').textContent(), 'fetch_blocked');
+    assert.equal(await page.locator('.job-head .status-chip').textContent(), 'Failed');
+  });
+
+  test('keyboard only: skip link, every field in order, submit with Enter, focus lands on the job', async () => {
+    await openStudio();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the form');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'form-title');
+    const focused = async () => page.evaluate(() => document.activeElement?.id || `${document.activeElement?.getAttribute('name')}=${(document.activeElement as HTMLInputElement).value}`);
+
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'source=url');
+    await page.keyboard.press('ArrowDown'); // the next radio of the group: pasted text
+    assert.equal(await focused(), 'source=text');
+    const order: string[] = [];
+    const values: Record<string, string> = { 'f-input-text': article, 'f-input-title': 'Typed, not clicked', 'f-params-image-steps': '2', 'f-params-image-width': '64', 'f-params-image-height': '64' };
+    for (let presses = 0; presses < 40; presses++) {
+      await page.keyboard.press('Tab');
+      const id = await focused();
+      order.push(id);
+      if (values[id] !== undefined) {
+        await page.keyboard.press('ControlOrMeta+A');
+        await page.keyboard.type(values[id]!);
+      }
+      if (id === 'f-params-image-height') break;
+    }
+    assert.deepEqual(order, [
+      'f-input-text',
+      'f-input-title',
+      'f-params-imagePrefix',
+      'f-params-summaryMaxTokens',
+      'f-params-headlineMaxTokens',
+      'f-params-noRepeatNgramSize',
+      'f-params-temperature',
+      'params.analysis=sentiment',
+      'params.cardText=headline',
+      'f-params-seed',
+      'f-params-image-steps',
+      'f-params-image-guidanceScale',
+      'f-params-image-scheduler',
+      'f-params-image-width',
+      'f-params-image-height',
+    ]);
+    await page.keyboard.press('Enter'); // submits the form from a field
+    await page.locator('#job-title').waitFor();
+    await page.waitForFunction(() => document.activeElement?.id === 'job-title');
+    await page.locator('.result-card').waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('.result-card .article-title cite').textContent(), 'Typed, not clicked');
+  });
+
+  test('phone width: one column, nothing wider than the screen; accessible there too', async () => {
+    await page.setViewportSize(phone);
+    try {
+      await openStudio();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, 'no horizontal scrolling on the form');
+      await assertAccessible('form, phone');
+      await screenshot('phone-form');
+      await page.locator(`.history-item .history-open[href="#/jobs/${firstCardId}"]`).click();
+      await page.locator('.result-card').waitFor();
+      await page.waitForFunction(() => (document.querySelector('.card-picture img') as HTMLImageElement | null)?.complete === true);
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, 'no horizontal scrolling on the card');
+      await assertAccessible('card, phone');
+      await page.locator('.job-panel').screenshot(screenshotsDir ? { path: join(screenshotsDir, 'phone-card.png'), animations: 'disabled' } : {});
+    } finally {
+      await page.setViewportSize(desktop);
+    }
+  });
+
+  test('an API key entered once is kept in the browser and sent with every request', async () => {
+    await openStudio();
+    await page.locator('.api-key summary').click();
+    await page.getByLabel('API key', { exact: true }).fill('studio-test-key');
+    await page.getByRole('button', { name: 'Save key' }).click();
+    assert.match((await page.locator('.api-key-state').textContent())!, /saved/);
+    const lookup = page.waitForRequest((request) => request.url().includes('/jobs?ids='));
+    await page.reload();
+    const headers = await (await lookup).allHeaders();
+    assert.equal(headers.authorization, 'Bearer studio-test-key');
+    assert.match((await page.locator('.api-key-state').textContent())!, /saved/);
+    await page.locator('.api-key summary').click();
+    await page.getByRole('button', { name: 'Forget key' }).click();
+    assert.match((await page.locator('.api-key-state').textContent())!, /none/);
+  });
+
+  test('no script error and no CSP refusal in the whole session', async () => {
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(policyErrors, []);
+    await assertNoCspViolations();
+  });
+});

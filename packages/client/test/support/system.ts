@@ -1,0 +1,37 @@
+// The whole system as it is deployed: the gateway and a worker as their own processes
+// (apps/gateway/src/main.ts, apps/worker/src/main.ts) on the generated test models, real Redis (a
+// queue prefix of its own), the embedded S3 server. Started by path, not imported, so the client
+// and the studio take no package dependency on the apps. Shared by the client's tests and the web
+// studio's browser tests.
+import { testEnvironment, waitFor, type TestEnvironment } from '@curator/testkit';
+import { run, type Running } from '../../../../test/support/processes.ts';
+
+export interface RunningSystem {
+  /** The gateway, e.g. http://127.0.0.1:40123. */
+  url: string;
+  environment: TestEnvironment;
+  close(): Promise<void>;
+}
+
+export async function startSystem(options: { vars?: Record<string, string> } = {}): Promise<RunningSystem> {
+  // Info logs: the processes say on stdout when they are ready and where they listen.
+  const environment = await testEnvironment({ vars: { LOG_LEVEL: 'info', WORKER_HEARTBEAT_MS: '1000', ...options.vars } });
+  const processes: Running[] = [];
+  const close = async () => {
+    for (const child of processes.reverse()) await child.stop();
+    await environment.close();
+  };
+  try {
+    const worker = run('apps/worker/src/main.ts', [], environment.vars);
+    processes.push(worker);
+    const gateway = run('apps/gateway/src/main.ts', [], environment.vars);
+    processes.push(gateway);
+    await worker.waitForLog((entry) => entry.msg === 'worker ready');
+    const url = String((await gateway.waitForLog((entry) => entry.msg === 'gateway listening')).url);
+    await waitFor(() => fetch(`${url}/readyz`).then((response) => response.status), (status) => status === 200, 'the system to be ready');
+    return { url, environment, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
