@@ -1,18 +1,21 @@
 // Fault: an input that makes a model throw. The genre model in a copy of the models folder is damaged
 // the way a bad export is: its config.json claims 512 positions while the graph's position table has
-// 128 rows, so any article over 128 tokens makes onnxruntime fail (a Gather index out of range) while
-// short ones, and the warm-up, still work. The poisoned jobs fail with `inference_failed` at once (not
+// 128 rows, so any article over 128 tokens makes onnxruntime fail (the position embeddings no longer
+// line up with the tokens) while short ones, and the warm-up, still work. The poisoned jobs fail with `inference_failed` at once (not
 // retried: the same input fails the same way), and the worker stays healthy for everyone else.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyOfTestModels, startFaultCluster, type FaultCluster } from '../support/fault-cluster.ts';
 import { assertKeptPromises, jobMix, progress, recordLedger, settle, startProbe, submitAll } from './scenario.ts';
 
 let cluster: FaultCluster | undefined;
+let scratch: string | undefined;
 after(async () => {
   await cluster?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 /** A genre model whose config promises more positions than its graph has. */
@@ -27,7 +30,8 @@ const longArticle = (tag: string) =>
   Array.from({ length: 40 }, (_, i) => `Paragraph ${i} of report ${tag}: the council met again on Tuesday to discuss the harbour budget.`).join(' ');
 
 test('a poisoned input that makes a model throw fails its job with inference_failed, once, and harms no other job', async () => {
-  const modelsDir = await copyOfTestModels(join(await import('node:os').then((os) => os.tmpdir()), `curator-faults-models-${process.pid}`));
+  scratch = await mkdtemp(join(tmpdir(), 'curator-faults-models-'));
+  const modelsDir = await copyOfTestModels(join(scratch, 'models'));
   await damageGenreModel(modelsDir);
   cluster = await startFaultCluster({ name: 'poisoned', modelsDir });
   await cluster.startWorker();
@@ -58,5 +62,4 @@ test('a poisoned input that makes a model throw fails its job with inference_fai
     assert.deepEqual(view.attempts.made, 1, 'not retried: the same input fails the same way');
   }
   for (const id of submitted.ids.slice(poisoned.length)) assert.equal(outcome.views.get(id).status, 'succeeded', `job ${id}: ${JSON.stringify(outcome.views.get(id).error)}`);
-  await import('node:fs/promises').then((fs) => fs.rm(modelsDir, { recursive: true, force: true }));
 });
