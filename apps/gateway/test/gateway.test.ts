@@ -87,6 +87,21 @@ test('bodies are JSON: malformed JSON is 400 invalid_json, text/plain is 415, an
   assert.equal(empty.json().error.details[0].path, '(root)');
 });
 
+test('bodies are text: bytes that are not UTF-8 and lone surrogates are refused with 400, nothing enqueued', async () => {
+  const before = await waitingCount();
+  const notUtf8 = Buffer.concat([Buffer.from('{"type":"classify","input":{"text":"caf'), Buffer.of(0xe9), Buffer.from('"}}')]);
+  const bytes = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: notUtf8 });
+  assert.equal(bytes.statusCode, 400);
+  assert.equal(bytes.json().error.code, 'invalid_json');
+  const surrogate = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: '{"jobs":[{"type":"classify","input":{"text":"half \\ud83d of an emoji"}}]}' });
+  assert.equal(surrogate.statusCode, 400);
+  assert.equal(surrogate.json().error.details[0].path, 'jobs.0.input.text');
+  // A whole pair is text.
+  const pair = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: '{"type":"classify","input":{"text":"a whole \\ud83d\\ude00"}}' });
+  assert.equal(pair.statusCode, 202);
+  assert.equal(await waitingCount(), before + 1);
+});
+
 test('an article over the limit is refused with 413 and the field named', async () => {
   const res = await post({ jobs: [{ type: 'classify', input: { text: 'short' } }, { type: 'classify', input: { text: 'x'.repeat(201) } }] });
   assert.equal(res.statusCode, 413);
