@@ -102,15 +102,15 @@ function objectKeysOf(view: any): Array<{ key: string; bytes: number }> {
 /**
  * Waits for every accepted job to be final, then for a quiet spell (three locks) to see whether
  * anything ran again afterwards; compares Redis' jobs with the accepted ones; reads the gateway's
- * latency over the scenario (from `observationsFrom`).
+ * latency over every request of the scenario so far.
  */
 export async function settle(
   cluster: FaultCluster,
   submitted: { ids: string[]; neverAccepted: number; refused: number },
-  options: { observationsFrom?: number; articles?: ArticleServer; articlePaths?: Map<string, string> } = {},
+  options: { articles?: ArticleServer; articlePaths?: Map<string, string> } = {},
 ): Promise<Outcome> {
   const { views, lost } = await cluster.client.settle(submitted.ids);
-  const latency = cluster.client.latency(options.observationsFrom ?? 0);
+  const latency = cluster.client.latency();
   const putsAtSettle = cluster.s3.puts();
   const fetchesAtSettle = new Map([...(options.articlePaths ?? new Map<string, string>()).values()].map((path) => [path, options.articles!.arrivals(path)]));
   await sleep(3 * Number(cluster.vars.WORKER_LOCK_MS));
