@@ -1,10 +1,12 @@
 # syntax=docker/dockerfile:1.7
-# Curator's ONNX export recipe: exports the models that have no published ONNX files
-# (sentiment, genre, headline, image) with Hugging Face optimum at pinned versions, writes the
-# MODELS_DIR layout in fp32 and fp16 plus checksums.json, and can push them to the S3 model bucket.
+# The independent Python route to Curator's ONNX files (Curator converts the checkpoints itself, no
+# Python needed): exports the five pinned checkpoints with Hugging Face optimum at pinned versions
+# into <out>/optimum/<model-id>/, in the layout of Curator's conversion, fp32 and fp16, plus
+# checksums.json: the reference for `curator models parity`, and files for a CURATOR_MODELS_EXPORTS bucket.
 #
 #   docker build -f docker/models.Dockerfile -t curator-model-export .
 #   docker run --rm -v "$PWD/models:/out" -e HF_TOKEN curator-model-export --out /out [--only sentiment] [--push s3://bucket/prefix]
+#   npm run curator -- models parity sentiment --reference models/optimum/finiteautomata/bertweet-base-sentiment-analysis
 #
 # Needs internet (the Hub, PyPI). The export runs on the CPU; the image needs ~16 GB of RAM for
 # the Stable Diffusion UNet. See docs/models.md.

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Curator's ONNX export recipe.
+"""The independent Python route to Curator's ONNX files: Hugging Face optimum's exporter.
 
-Exports the models Curator runs that have no published ONNX files, in the layout
-packages/models/src/manifest.ts describes, records the sha256 and size of every file
-(checksums.json, the shape packages/models/src/checksums.json takes) and can push the
-result to the S3 model bucket. Runs inside docker/models.Dockerfile (pinned versions).
+Curator converts the pinned checkpoints itself (TypeScript builders, `npm start`); this script
+exports the same pinned commits with optimum, in the layout Curator's conversion writes
+(docs/models.md, "Converted folder layout"), so that `curator models parity <role> --reference
+<out>/optimum/<model-id>` can compare the two, and so its files can fill a CURATOR_MODELS_EXPORTS
+bucket. Records the sha256 and size of every file (checksums.json). Runs inside
+docker/models.Dockerfile (pinned versions).
 
-    export.py --out /out [--only sentiment,genre,headline,image,summarizer]
-              [--precisions fp32,fp16] [--revision main] [--push s3://bucket/prefix]
+    export.py --out /out [--only sentiment,genre,summarizer,headline,image]
+              [--precisions fp32,fp16] [--push s3://bucket/prefix]
 
-Output: /out/<model-id>/... (the MODELS_DIR layout) and /out/checksums.json.
+Output: /out/optimum/<model-id>/... and /out/optimum/checksums.json.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Which checkpoint each role is exported from. `main` until a commit sha is pinned: the
-# commit actually exported is recorded in checksums.json (`exportedFrom.sha`) either way.
+# Which checkpoint each role is exported from: the commits packages/models/src/manifest.ts pins
+# (override with <ROLE>_REVISION). The commit actually exported is recorded in checksums.json.
 @dataclass
 class Recipe:
     role: str
     model_id: str
     source: str
     source_revision: str
-    kind: str  # classifier | seq2seq | diffusion | published
+    kind: str  # classifier | seq2seq | diffusion
     onnx_files: list[str] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
 
@@ -42,7 +44,7 @@ RECIPES = [
         role="sentiment",
         model_id="finiteautomata/bertweet-base-sentiment-analysis",
         source="finiteautomata/bertweet-base-sentiment-analysis",
-        source_revision=os.environ.get("SENTIMENT_REVISION", "main"),
+        source_revision=os.environ.get("SENTIMENT_REVISION", "924fc4c80bccb8003d21fe84dd92c7887717f245"),
         kind="classifier",
         onnx_files=["model.onnx"],
         keep=["config.json", "vocab.txt", "bpe.codes", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"],
@@ -51,7 +53,7 @@ RECIPES = [
         role="genre",
         model_id="abhishek/autonlp-bbc-news-classification-37229289",
         source="abhishek/autonlp-bbc-news-classification-37229289",
-        source_revision=os.environ.get("GENRE_REVISION", "main"),
+        source_revision=os.environ.get("GENRE_REVISION", "7feb5c325c92f2425f7c338160cdb5afc117aaed"),
         kind="classifier",
         onnx_files=["model.onnx"],
         keep=["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"],
@@ -60,16 +62,16 @@ RECIPES = [
         role="headline",
         model_id="JulesBelveze/t5-small-headline-generator",
         source="JulesBelveze/t5-small-headline-generator",
-        source_revision=os.environ.get("HEADLINE_REVISION", "main"),
+        source_revision=os.environ.get("HEADLINE_REVISION", "4729a570fd372502c8024a2716cc7358f31ba0d3"),
         kind="seq2seq",
-        onnx_files=["onnx/encoder_model.onnx", "onnx/decoder_model_merged.onnx"],
-        keep=["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spiece.model"],
+        onnx_files=["encoder_model.onnx", "decoder_model_merged.onnx"],
+        keep=["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
     ),
     Recipe(
         role="image",
         model_id="OFA-Sys/small-stable-diffusion-v0",
         source="OFA-Sys/small-stable-diffusion-v0",
-        source_revision=os.environ.get("IMAGE_REVISION", "main"),
+        source_revision=os.environ.get("IMAGE_REVISION", "38e10e5e71e8fbf717a47a81e7543cd01c1a8140"),
         kind="diffusion",
         onnx_files=["text_encoder/model.onnx", "unet/model.onnx", "vae_decoder/model.onnx"],
         keep=[
@@ -79,28 +81,23 @@ RECIPES = [
             "tokenizer/merges.txt",
             "tokenizer/tokenizer_config.json",
             "tokenizer/special_tokens_map.json",
+            "text_encoder/config.json",
+            "unet/config.json",
+            "vae_decoder/config.json",
         ],
     ),
-    # Published by Xenova with ONNX files: not exported, only downloaded to record its commit and checksums.
     Recipe(
         role="summarizer",
-        model_id="Xenova/t5-small",
-        source="Xenova/t5-small",
-        source_revision=os.environ.get("SUMMARIZER_REVISION", "main"),
-        kind="published",
-        onnx_files=[
-            "onnx/encoder_model.onnx",
-            "onnx/decoder_model_merged.onnx",
-            "onnx/encoder_model_fp16.onnx",
-            "onnx/decoder_model_merged_fp16.onnx",
-            "onnx/encoder_model_quantized.onnx",
-            "onnx/decoder_model_merged_quantized.onnx",
-        ],
+        model_id="google-t5/t5-small",
+        source="google-t5/t5-small",
+        source_revision=os.environ.get("SUMMARIZER_REVISION", "df1b051c49625cf57a3d0d8d3863ed4d13564fe4"),
+        kind="seq2seq",
+        onnx_files=["encoder_model.onnx", "decoder_model_merged.onnx"],
         keep=["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"],
     ),
 ]
 
-DEFAULT_ROLES = ["sentiment", "genre", "headline", "image"]
+DEFAULT_ROLES = ["sentiment", "genre", "summarizer", "headline", "image"]
 
 
 def log(message: str) -> None:
@@ -116,7 +113,7 @@ def sha256_of(path: Path) -> str:
 
 
 def precision_name(path: str, precision: str) -> str:
-    """transformers.js naming: onnx/encoder_model.onnx -> onnx/encoder_model_fp16.onnx / _quantized.onnx."""
+    """Curator's (and transformers.js') naming: encoder_model.onnx -> encoder_model_fp16.onnx / _quantized.onnx."""
     if precision == "fp32":
         return path
     suffix = {"fp16": "_fp16", "int8": "_quantized"}[precision]
@@ -166,11 +163,8 @@ def arrange(recipe: Recipe, exported: Path, staged: Path, precisions: list[str])
     """Moves optimum's output into Curator's layout and writes the fp16/int8 variants."""
     import onnx
 
-    if recipe.kind == "seq2seq":
-        # optimum writes the graphs at the top level; transformers.js (and Curator) keep them under onnx/.
-        placement = {"onnx/encoder_model.onnx": "encoder_model.onnx", "onnx/decoder_model_merged.onnx": "decoder_model_merged.onnx"}
-    else:
-        placement = {name: name for name in recipe.onnx_files}
+    # optimum writes the graphs where Curator's conversion does (the folder root, text_encoder/, unet/, vae_decoder/).
+    placement = {name: name for name in recipe.onnx_files}
 
     for target, produced in placement.items():
         source = exported / produced
@@ -199,6 +193,10 @@ def arrange(recipe: Recipe, exported: Path, staged: Path, precisions: list[str])
         if source.exists():
             (staged / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, staged / name)
+    if recipe.kind == "diffusion" and (staged / "vae_decoder" / "config.json").exists():
+        # Curator's layout keeps the repo's vae/config.json (the pipeline's scaling_factor lives there).
+        (staged / "vae").mkdir(exist_ok=True)
+        shutil.copy2(staged / "vae_decoder" / "config.json", staged / "vae" / "config.json")
 
 
 def save_tokenizer_files(recipe: Recipe, exported: Path) -> None:
@@ -218,14 +216,6 @@ def save_tokenizer_files(recipe: Recipe, exported: Path) -> None:
             GenerationConfig.from_pretrained(recipe.source, revision=recipe.source_revision).save_pretrained(str(exported))
         except OSError:
             log(f"{recipe.role}: no generation_config.json upstream; optimum's copy stays")
-
-
-def download_published(recipe: Recipe, staged: Path) -> None:
-    from huggingface_hub import hf_hub_download
-
-    for name in recipe.keep + recipe.onnx_files:
-        path = hf_hub_download(recipe.source, name, revision=recipe.source_revision, local_dir=str(staged))
-        log(f"{recipe.role}: downloaded {name} -> {path}")
 
 
 def checksums_of(folder: Path) -> dict[str, dict[str, object]]:
@@ -262,9 +252,8 @@ def push(out: Path, model_ids: list[str], target: str) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Export Curator's ONNX models")
     parser.add_argument("--out", default="/out", help="output root, laid out like MODELS_DIR")
-    parser.add_argument("--only", default=",".join(DEFAULT_ROLES), help="comma-separated roles (summarizer: download and checksum the published files)")
+    parser.add_argument("--only", default=",".join(DEFAULT_ROLES), help="comma-separated roles")
     parser.add_argument("--precisions", default="fp32,fp16", help="fp32,fp16[,int8]")
-    parser.add_argument("--revision", default="main", help="the revision the manifest pins for this export (recorded in checksums.json)")
     parser.add_argument("--push", help="upload the exported folders and checksums.json to s3://bucket/prefix")
     args = parser.parse_args(argv)
 
@@ -273,7 +262,8 @@ def main(argv: list[str]) -> int:
     unknown = [role for role in roles if role not in {r.role for r in RECIPES}]
     if unknown:
         raise SystemExit(f"unknown role(s): {', '.join(unknown)}")
-    out = Path(args.out).resolve()
+    # Beside Curator's own model folders when /out is MODELS_DIR, never in their place.
+    out = Path(args.out).resolve() / "optimum"
     out.mkdir(parents=True, exist_ok=True)
     checksums_path = out / "checksums.json"
     checksums = json.loads(checksums_path.read_text()) if checksums_path.exists() else {}
@@ -286,22 +276,17 @@ def main(argv: list[str]) -> int:
             work = Path(scratch)
             staged = work / "staged"
             staged.mkdir()
-            if recipe.kind == "published":
-                download_published(recipe, staged)
-                shutil.rmtree(staged / ".cache", ignore_errors=True)
-            else:
-                exported = onnx_export(recipe, work)
-                save_tokenizer_files(recipe, exported)
-                arrange(recipe, exported, staged, precisions)
+            exported = onnx_export(recipe, work)
+            save_tokenizer_files(recipe, exported)
+            arrange(recipe, exported, staged, precisions)
             final = out / recipe.model_id
             # Swap the whole folder in at once: a reader never sees half an export.
             if final.exists():
                 shutil.rmtree(final)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, final)
-        revision = commit if recipe.kind == "published" else args.revision
         checksums[recipe.model_id] = {
-            "revision": revision,
+            "revision": commit,
             "exportedFrom": {"repo": recipe.source, "revision": recipe.source_revision, "sha": commit},
             "files": checksums_of(out / recipe.model_id),
         }

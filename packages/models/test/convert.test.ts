@@ -9,7 +9,7 @@ import * as ort from '@curator/inference/ort';
 import { openCheckpoint, writeSafetensors, type NamedTensor } from '@curator/checkpoints';
 import { isCuratorError } from '@curator/contracts';
 import { modelsReferenceDir } from '@curator/reference';
-import { conversionRecordFile, convertModel, parseManifest, readConversionRecord, sha256OfFile, type ConvertEvent, type ModelEntry } from '@curator/models';
+import { conversionRecordFile, convertModel, listModels, parseManifest, readConversionRecord, sha256OfFile, type ConvertEvent, type ModelEntry } from '@curator/models';
 
 const fixture = (model: string, file: string) => join(modelsReferenceDir, model, file);
 
@@ -119,6 +119,23 @@ describe('convertModel', () => {
     const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
     await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, id2label: { 0: 'negative', 1: 'neutral', 2: 'positive' } }));
     assert.deepEqual((await convertModel(model, modelsDir, { precisions: ['fp32'] })).converted, ['fp32']);
+  });
+
+  it('list compares converted files with what the conversion recorded writing, and finds a damaged one', async () => {
+    const model = entry('sentiment', 'fixture/bertweet', 'pytorch_model.bin');
+    const manifest = parseManifest({ set: 'real', models: [model] });
+    const status = async () => (await listModels({ modelsDir, manifest, roles: ['sentiment'], verify: true })).find((row) => row.precision === 'fp32')!;
+    assert.equal((await status()).status, 'verified');
+    const onnx = join(modelsDir, 'fixture', 'bertweet', 'model.onnx');
+    const bytes = await readFile(onnx);
+    bytes[bytes.length - 1]! ^= 0xff;
+    await writeFile(onnx, bytes);
+    const damaged = await status();
+    assert.equal(damaged.status, 'mismatch');
+    assert.deepEqual(damaged.mismatchedFiles, ['model.onnx']);
+    // The record checks sizes only when deciding to skip (hashing GBs on every start is too slow): --force writes it again.
+    await convertModel(model, modelsDir, { precisions: ['fp32'], force: true });
+    assert.equal((await status()).status, 'verified');
   });
 
   it("converts transformers' T5 model.safetensors, whose tied weights are only shared.weight", async () => {

@@ -402,6 +402,8 @@ export function registerModelsCommand(program: Command, io: ModelsCommandIo = { 
             ? `Nothing to do: every file is already present in ${modelsDir}.\n`
             : `Pulled ${result.pulled.map((p) => p.id).join(', ')}${result.skipped.length > 0 ? `; already present: ${result.skipped.map((s) => s.id).join(', ')}` : ''}.\n`,
         );
+        const converts = (rolesWanted ?? allRoles).some((role) => modelEntry(role, { set, overrides: modelOverridesFromEnv(env) }).conversion) && !exportsFrom && (options.from === 'hub' || /^https?:/.test(options.from));
+        if (converts) io.stdout.write('Checkpoints are converted to ONNX by `npm run curator -- models convert` (`models prepare` and `npm start` do both).\n');
       } catch (error) {
         reporter.stop();
         fail(command, 'models pull', error);
