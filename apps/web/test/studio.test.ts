@@ -93,6 +93,27 @@ async function fillCard(options: { text?: string; title?: string; prefix?: strin
 let reusedLabels = '';
 /** The first card made (256 px: the phone screenshot shows it). */
 let firstCardId = '';
+/** Submits the form; the view must move to the new job (a refusal shown in the form fails with its words). */
+async function submitForm(name: string | RegExp = 'Make the card', by: 'click' | 'enter' = 'click'): Promise<void> {
+  const refusal = () => document.querySelector('.job-form .problem, .job-form .error-summary')?.textContent ?? null;
+  const before = { hash: await page.evaluate(() => location.hash), refusal: await page.evaluate(refusal) };
+  if (by === 'click') await page.getByRole('button', { name, exact: true }).click();
+  else await page.keyboard.press('Enter');
+  // A refusal counts when it differs from one already on screen before this submit.
+  const moved = page.waitForFunction((previous) => location.hash.startsWith('#/jobs/') && location.hash !== previous, before.hash).then(() => 'job' as const);
+  const refused = page
+    .waitForFunction((previous) => {
+      const now = document.querySelector('.job-form .problem, .job-form .error-summary')?.textContent ?? null;
+      return now !== null && now !== previous;
+    }, before.refusal)
+    .then(() => 'refused' as const);
+  // The wait that loses the race ends with the page later: its rejection is expected, not an error.
+  for (const wait of [moved, refused]) wait.catch(() => undefined);
+  const outcome = await Promise.race([moved, refused]);
+  if (outcome === 'refused') assert.fail(`the form was refused: ${await page.evaluate(refusal)}`);
+  await page.locator('#job-title').waitFor();
+}
+
 const jobIdInView = async () => (await page.evaluate(() => location.hash)).replace('#/jobs/', '');
 
 describe('the web studio in Chromium, against the real gateway and worker', { skip }, () => {
@@ -109,6 +130,8 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     profileDir = await mkdtemp(join(tmpdir(), 'curator-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, args: chromiumArgs, viewport: desktop, reducedMotion: 'reduce' });
+    // Generous: on a loaded machine a model stage can take long (tests assert behaviour, not speed).
+    context.setDefaultTimeout(180_000);
     await context.addInitScript(watchPage);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -143,9 +166,8 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     await assertAccessible('empty form, desktop');
     await screenshot('desktop-form');
     await fillCard({ title: 'Harbour reopens', size: 256, steps: 8, seed: 11 });
-    await page.getByRole('button', { name: 'Make the card' }).click();
+    await submitForm();
     // The view moves to the job, and so does the focus.
-    await page.locator('#job-title').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'job-title');
     const card = page.locator('.result-card');
     await card.waitFor({ timeout: 120_000 });
@@ -180,8 +202,8 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     assert.equal(await page.locator('#form-title').textContent(), 'Rerun with changes');
     assert.equal(await page.locator('#f-input-text').inputValue(), article, 'the form holds the job’s request');
     await page.locator('#f-params-imagePrefix').fill('Watercolour sketch - ');
-    await page.getByRole('button', { name: 'Rerun', exact: true }).click();
-    await page.waitForFunction((previous) => location.hash.startsWith('#/jobs/') && !location.hash.endsWith(previous), first);
+    await submitForm('Rerun');
+    assert.notEqual(await jobIdInView(), first);
     const card = page.locator('.result-card');
     await card.waitFor({ timeout: 120_000 });
     // The stage cache decides what is reused (the job's stages[].cached); the studio shows just that.
@@ -231,7 +253,7 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
   test('a long job: live progress per stage with times, no layout shift while it updates; then cancel it', async () => {
     await openStudio();
     await fillCard({ text: `${article} The harbour master thanked the divers.`, size: 256, steps: 150 });
-    await page.getByRole('button', { name: 'Make the card' }).click();
+    await submitForm();
     await page.waitForFunction(() => /^denoising step \d+\/150$/.test(document.querySelector('.progress-detail')?.textContent ?? ''), undefined, { timeout: 120_000 });
     const running = page.locator('.stage.running');
     assert.equal(await running.locator('.stage-name').textContent(), 'Picture');
@@ -288,7 +310,7 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     // A job that fails: a blocked address, in words.
     await page.getByLabel('From a web address').check();
     await page.locator('#f-input-url').fill('http://127.0.0.1/news/harbour');
-    await page.getByRole('button', { name: 'Make the card' }).click();
+    await submitForm();
     await page.locator('.job-panel .problem-title').waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('.job-panel .problem-title').textContent(), 'That address is not allowed.');
     assert.equal(await page.locator('.job-panel .problem-code code').textContent(), 'fetch_blocked');
@@ -336,8 +358,7 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
       'f-params-image-width',
       'f-params-image-height',
     ]);
-    await page.keyboard.press('Enter'); // submits the form from a field
-    await page.locator('#job-title').waitFor();
+    await submitForm('Make the card', 'enter'); // Enter in a field submits the form
     await page.waitForFunction(() => document.activeElement?.id === 'job-title');
     await page.locator('.result-card').waitFor({ timeout: 120_000 });
     assert.equal(await page.locator('.result-card .article-title cite').textContent(), 'Typed, not clicked');

@@ -15,7 +15,9 @@ export interface RunningSystem {
 
 export async function startSystem(options: { vars?: Record<string, string> } = {}): Promise<RunningSystem> {
   // Info logs: the processes say on stdout when they are ready and where they listen.
-  const environment = await testEnvironment({ vars: { LOG_LEVEL: 'info', WORKER_HEARTBEAT_MS: '1000', ...options.vars } });
+  // A generous Redis command limit: on a loaded machine the default (2 s) answers 503 to a submit,
+  // and these tests are about the API's behaviour, not Redis outages (the gateway's tests cover those).
+  const environment = await testEnvironment({ vars: { LOG_LEVEL: 'info', WORKER_HEARTBEAT_MS: '1000', REDIS_COMMAND_TIMEOUT_MS: '30000', ...options.vars } });
   const processes: Running[] = [];
   const close = async () => {
     for (const child of processes.reverse()) await child.stop();
