@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Command, CommanderError } from 'commander';
-import { checkModels } from '@curator/models';
+import { checkModels, readConversionRecord } from '@curator/models';
+import { ImageGenerator } from '@curator/diffusion';
 import { describeMissingModels, registerModelsCommand } from '../src/commands/models.ts';
 
 function collector() {
@@ -85,6 +86,34 @@ describe('models command', () => {
     const text = await run('export', '--dry-run', '--only', 'sentiment');
     assert.match(text, /docker build -f docker\/models\.Dockerfile/);
     assert.match(text, /--only sentiment/);
+  });
+});
+
+describe('models prepare with CURATOR_MODELS=test', () => {
+  it('writes the test set through the converter, and the image role loads fp16 from a folder laid out like the real repo', async () => {
+    const modelsDir = await mkdtemp(join(tmpdir(), 'curator-cli-prepare-'));
+    const out = collector();
+    const program = new Command('curator').exitOverride();
+    registerModelsCommand(program, { stdout: out.stream, stderr: out.stream, env: { MODELS_DIR: modelsDir, CURATOR_MODELS: 'test', CURATOR_DEVICE: 'cpu' } });
+    await program.parseAsync(['models', 'prepare', '--only', 'image', '--precision', 'fp32,fp16'], { from: 'user' });
+    const text = out.text();
+    assert.match(text, /image: writing the test checkpoint \(12 files\)/);
+    assert.match(text, /image: converted curator-test\/image to fp16 in [\d.]+ s/);
+    assert.match(text, /unet\/model_fp16\.onnx .* sha256 [0-9a-f]{64}/);
+    const dir = join(modelsDir, 'curator-test', 'image');
+    assert.deepEqual(Object.keys((await readConversionRecord(dir))!.conversions).sort(), ['fp16', 'fp32']);
+    // Stable Diffusion's tokenizer/ has vocab.json + merges.txt and no tokenizer.json, as the real repo.
+    await assert.rejects(readFile(join(dir, 'tokenizer', 'tokenizer.json')), { code: 'ENOENT' });
+    const images = await ImageGenerator.load({ modelDir: dir, modelId: 'curator-test/image', precision: 'fp16' });
+    try {
+      assert.equal(images.info.precision, 'fp16');
+      const result = await images.generate({ prompt: 'a harbour at dawn', steps: 2, width: 64, height: 64, seed: 1 });
+      assert.equal(result.images.length, 1);
+      assert.equal(result.images[0]!.width, 64);
+    } finally {
+      await images.close();
+      await rm(modelsDir, { recursive: true, force: true });
+    }
   });
 });
 
