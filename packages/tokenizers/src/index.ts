@@ -94,7 +94,7 @@ export async function loadTokenizer(modelDir: string, options: LoadTokenizerOpti
   }
   const { source, contents } = found;
   const text = (index: number): string => contents[index]!.toString('utf8');
-  const huggingFace = (json: Record<string, unknown>) => new HuggingFaceTokenizer(json, config, { modelMaxLength: options.modelMaxLength, source });
+  const huggingFace = (json: unknown) => new HuggingFaceTokenizer(json, config, { modelMaxLength: options.modelMaxLength, source });
   switch (source) {
     case 'tokenizer.json': {
       let json: unknown;
@@ -103,7 +103,7 @@ export async function loadTokenizer(modelDir: string, options: LoadTokenizerOpti
       } catch (error) {
         throw new CuratorError('model_load_failed', `${join(modelDir, HUGGINGFACE_FILE)} is not valid JSON: ${(error as Error).message}`, { cause: error });
       }
-      return new HuggingFaceTokenizer(json, config, { modelMaxLength: options.modelMaxLength, source });
+      return huggingFace(json);
     }
     case 'spiece.model':
       return huggingFace(t5TokenizerJson(readSentencePieceModel(contents[0]!, join(modelDir, 'spiece.model')), config));
