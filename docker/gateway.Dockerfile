@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# Curator gateway: Fastify REST API. Node runs the TypeScript sources directly (type stripping), so there is
-# no build step: the image is production dependencies + sources.
+# Curator gateway: Fastify REST API and the web studio. Node runs the TypeScript sources directly (type
+# stripping): the image is production dependencies + sources + the studio's static build.
 ARG NODE_VERSION=24.21.0
 
 FROM node:${NODE_VERSION}-bookworm-slim AS manifests
@@ -22,6 +22,14 @@ COPY --from=manifests /src ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund -w apps/gateway
 
+# The web studio's static files (Vite is a build tool: it stays in this stage, out of the image).
+FROM node:${NODE_VERSION}-bookworm-slim AS web
+WORKDIR /src
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY . .
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund -w apps/web -w packages/client -w packages/contracts && npm run build -w @curator/web
+
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 LABEL org.opencontainers.image.title="curator-gateway" \
       org.opencontainers.image.description="Curator REST gateway"
@@ -34,6 +42,7 @@ COPY --from=deps /app ./
 COPY package.json ./
 COPY packages packages
 COPY apps apps
+COPY --from=web /src/apps/web/dist apps/web/dist
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -18,6 +18,17 @@ interface Stage {
   instructions: Array<{ keyword: string; args: string }>;
 }
 
+/**
+ * Stages whose installs never reach the image: the final stage copies only build output from them
+ * (the web studio's static files), never their node_modules.
+ */
+const buildOutputStages: Record<string, string> = { web: '/src/apps/web/dist' };
+
+/** The stages whose dependency installs end up in the image. */
+function installStages(stages: Stage[]): Stage[] {
+  return stages.filter((s) => !(s.name in buildOutputStages));
+}
+
 function parseDockerfile(path: string): { text: string; stages: Stage[] } {
   const text = readRepoFile(path);
   const dockerfile = DockerfileParser.parse(text);
@@ -88,7 +99,7 @@ for (const [name, { path, finals, app }] of Object.entries(dockerfiles)) {
 
   test(`${name}: dependencies are installed with npm ci, production only, for the needed workspaces`, () => {
     const { stages } = parseDockerfile(path);
-    const installs = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm (ci|install)\b/.test(i.args));
+    const installs = installStages(stages).flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm (ci|install)\b/.test(i.args));
     assert.ok(installs.length > 0);
     for (const run of installs) {
       assert.match(run.args, /npm ci\b/, 'npm ci (the lockfile), never npm install');
@@ -106,6 +117,19 @@ for (const [name, { path, finals, app }] of Object.entries(dockerfiles)) {
   });
 }
 
+test('stages that only build files give the image nothing but their output', () => {
+  for (const [name, { path }] of Object.entries(dockerfiles)) {
+    const { stages } = parseDockerfile(path);
+    const final = stages.at(-1)!;
+    for (const copy of final.instructions.filter((i) => i.keyword === 'COPY')) {
+      const from = /--from=(\S+)/.exec(copy.args)?.[1];
+      if (!from || !(from in buildOutputStages)) continue;
+      const [source] = copy.args.replace(/--\S+/g, '').trim().split(/\s+/);
+      assert.equal(source, buildOutputStages[from], `${name}: COPY --from=${from} copies its build output only`);
+    }
+  }
+});
+
 // Packages that are for `npm start` and tests only. The embedded S3 server (and the wrapper around it) is named here
 // by the package it wraps, read from packages/embedded-s3, so swapping the server keeps this check meaningful.
 const embeddedS3Server = Object.keys(JSON.parse(readRepoFile('packages/embedded-s3/package.json')).dependencies ?? {}).filter((name) => /s3rver|fauxqs|s3/i.test(name) && !name.startsWith('@smithy/'));
@@ -120,7 +144,7 @@ function omitsWorkspaceDevDependencies(stages: Stage[]): boolean {
 for (const [name, { path }] of Object.entries(dockerfiles)) {
   test(`${name}: the image's dependency closure holds no embedded S3 server and no test helpers`, () => {
     const { stages } = parseDockerfile(path);
-    const installs = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
+    const installs = installStages(stages).flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args));
     assert.ok(installs.length > 0);
     const omitsDev = omitsWorkspaceDevDependencies(stages);
     assert.ok(omitsDev, 'the manifests stage runs docker/omit-workspace-dev-dependencies.mjs');

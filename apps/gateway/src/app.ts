@@ -14,6 +14,7 @@ import { apiDocs } from './plugins/docs.ts';
 import { systemRoutes } from './plugins/system.ts';
 import { jobRoutes } from './plugins/jobs.ts';
 import { eventRoutes } from './plugins/events.ts';
+import { webStudio, webStudioOptionsFromEnv } from './plugins/web.ts';
 import { JobViews } from './views.ts';
 
 export interface GatewayDependencies {
@@ -63,5 +64,6 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(systemRoutes, { queues, storage, jobTypes });
   await app.register(jobRoutes, { queues, views, metrics, links: queues.links, maxArticleChars: env.MAX_ARTICLE_CHARS, jobTypes: new Set(jobTypes) });
   await app.register(eventRoutes, { queues, views, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
+  await app.register(webStudio, webStudioOptionsFromEnv(env));
   return app;
 }

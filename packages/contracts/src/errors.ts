@@ -18,6 +18,18 @@ export const errorCodes = {
   conflict: 409,
   job_not_cancelable: 409,
   rate_limited: 429,
+  // Access (issue 10): no or a wrong API key; a key without the scope a route needs; its daily job quota spent.
+  unauthorized: 401,
+  forbidden: 403,
+  quota_exceeded: 429,
+  // The same Idempotency-Key with another request body.
+  idempotency_conflict: 409,
+  // Retry is for failed or expired jobs only.
+  job_not_retryable: 409,
+  // A prompt or generated text the deployment's content policy refuses (no image is generated).
+  content_policy: 422,
+  // A job whose deadline passed before a worker started it (status `expired`).
+  deadline_exceeded: 408,
   not_implemented: 501,
   internal_error: 500,
   // Failures of a job (reported in the job's `error`, not as HTTP status of the request).

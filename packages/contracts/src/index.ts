@@ -1,3 +1,4 @@
 export * from './errors.ts';
 export * from './jobs.ts';
 export * from './version.ts';
+export * from './api.ts';

@@ -114,10 +114,33 @@ export const curateParamsSchema = z
   .meta({ id: 'CurateParams' });
 export type CurateParams = z.infer<typeof curateParamsSchema>;
 
+// ---------- job options (any job type) ----------
+
+export const webhookEventSchema = z
+  .enum(['start', 'progress', 'completed'])
+  .meta({ id: 'WebhookEvent', description: '`start`: a worker took the job; `progress`: stage progress (throttled); `completed`: the job reached a final status (succeeded, failed, canceled or expired).' });
+export type WebhookEvent = z.infer<typeof webhookEventSchema>;
+
+export const webhookRequestSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).describe('Receives signed POSTs (Standard Webhooks). Held to the same address rules as article URLs.'),
+    events: z.array(webhookEventSchema).min(1).max(3).default(['completed']),
+  })
+  .strict()
+  .meta({ id: 'WebhookRequest' });
+export type WebhookRequest = z.infer<typeof webhookRequestSchema>;
+
+/** Fields every job request may carry besides `type`, `input` and `params`. */
+const jobOptionFields = {
+  webhook: webhookRequestSchema.optional(),
+  deadline: z.iso.datetime({ offset: true }).optional().describe('A job not started by then ends `expired` (the `Cancel-After` header sets it too).'),
+  ttlSeconds: z.int().min(60).max(31_536_000).optional().describe('How long the job record and its result are kept (defaults to the deployment\'s JOB_TTL_SECONDS).'),
+};
+
 // ---------- job requests (a discriminated union on `type`) ----------
 
 export const curateRequestSchema = z
-  .object({ type: z.literal('curate'), input: articleInputSchema, params: curateParamsSchema.default(curateParamsSchema.parse({})) })
+  .object({ type: z.literal('curate'), input: articleInputSchema, params: curateParamsSchema.default(curateParamsSchema.parse({})), ...jobOptionFields })
   .strict()
   .meta({ id: 'CurateJobRequest' });
 
@@ -126,22 +149,23 @@ export const classifyRequestSchema = z
     type: z.literal('classify'),
     input: articleInputSchema,
     params: z.object({ task: analysisTaskSchema.default('sentiment') }).strict().default({ task: 'sentiment' }),
+    ...jobOptionFields,
   })
   .strict()
   .meta({ id: 'ClassifyJobRequest' });
 
 export const summarizeRequestSchema = z
-  .object({ type: z.literal('summarize'), input: articleInputSchema, params: generationParamsSchema.default({}) })
+  .object({ type: z.literal('summarize'), input: articleInputSchema, params: generationParamsSchema.default({}), ...jobOptionFields })
   .strict()
   .meta({ id: 'SummarizeJobRequest' });
 
 export const headlineRequestSchema = z
-  .object({ type: z.literal('headline'), input: articleInputSchema, params: generationParamsSchema.default({}) })
+  .object({ type: z.literal('headline'), input: articleInputSchema, params: generationParamsSchema.default({}), ...jobOptionFields })
   .strict()
   .meta({ id: 'HeadlineJobRequest' });
 
 export const textToImageRequestSchema = z
-  .object({ type: z.literal('text-to-image'), input: promptInputSchema, params: imageParamsSchema.default(imageParamsSchema.parse({})) })
+  .object({ type: z.literal('text-to-image'), input: promptInputSchema, params: imageParamsSchema.default(imageParamsSchema.parse({})), ...jobOptionFields })
   .strict()
   .meta({ id: 'TextToImageJobRequest' });
 
@@ -302,9 +326,11 @@ export type ResultOf<T extends JobType> = z.output<(typeof resultSchemas)[T]>;
 
 // ---------- job records ----------
 
-export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']).meta({ id: 'JobStatus' });
+export const jobStatusSchema = z
+  .enum(['queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'])
+  .meta({ id: 'JobStatus', description: '`expired`: the job\'s deadline passed before a worker started it.' });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
-export const terminalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+export const terminalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
 export const stageStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped']).meta({ id: 'StageStatus' });
 
@@ -338,8 +364,50 @@ export type JobProgress = z.infer<typeof jobProgressSchema>;
 
 export const jobLinksSchema = z.object({ self: z.string(), events: z.string() }).meta({ id: 'JobLinks' });
 
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string().describe('The `webhook-id` header of this message (the same on every retry of it).'),
+    event: webhookEventSchema,
+    attempt: z.int().min(1),
+    status: z.enum(['pending', 'delivered', 'failed']).describe('`failed`: given up after the last retry, or refused for good (a 4xx other than 429, a blocked address).'),
+    responseStatus: z.int().nullable(),
+    error: z.string().nullable().describe('Why the last attempt failed, without internal addresses.'),
+    at: z.iso.datetime(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;
+
+export const jobWebhookSchema = z
+  .object({ url: z.string(), events: z.array(webhookEventSchema), deliveries: z.array(webhookDeliverySchema).describe('Newest last; progress messages are throttled.') })
+  .meta({ id: 'JobWebhook' });
+
+export const jobAttemptSchema = z
+  .object({
+    attempt: z.int().min(1),
+    status: z.enum(['succeeded', 'failed', 'canceled', 'expired']),
+    error: errorInfoSchema.nullable(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'JobAttempt', description: 'A finished run of the job; `POST /jobs/:id/retry` runs it again under the same id.' });
+
+/**
+ * Fields the API issue adds to every job (issue 10). Optional until the queue fills them all; then
+ * they become required here.
+ */
+const jobLifeFields = {
+  deadline: z.iso.datetime().nullable().optional().describe('A job not started by then ends `expired`.'),
+  expiresAt: z.iso.datetime().nullable().optional().describe('When the job record and its result are deleted (its ttl).'),
+  queueWaitMs: z.number().nullable().optional().describe('From submission (or the last retry) to a worker starting it.'),
+  runMs: z.number().nullable().optional().describe('From a worker starting it to its final status.'),
+  rerunOf: z.string().nullable().optional().describe('The job this one reruns with changed parameters.'),
+  history: z.array(jobAttemptSchema).optional().describe('Earlier runs under this id (retries), oldest first.'),
+  webhook: jobWebhookSchema.nullable().optional(),
+};
+
 /** Every field of a job except its type and result. */
 const jobFields = {
+  ...jobLifeFields,
   id: z.string(),
   status: jobStatusSchema,
   progress: jobProgressSchema,
@@ -386,7 +454,7 @@ export const jobLookupSchema = z
   .object({ jobs: z.array(z.union([jobViewSchema, jobNotFoundSchema])).describe('In the order asked; an unknown id is reported, not dropped.') })
   .meta({ id: 'JobLookup' });
 
-export const jobEventNames = ['snapshot', 'progress', 'completed', 'failed', 'canceled'] as const;
+export const jobEventNames = ['snapshot', 'progress', 'completed', 'failed', 'canceled', 'expired'] as const;
 
 /** What a live event stream (`GET /jobs/:id/events`, server-sent events) carries as `data`. */
 export const jobEventSchema = z
