@@ -6,6 +6,7 @@ import type { JobQueues } from '@curator/queue';
 import type { ObjectStorage } from '@curator/storage';
 import type { GatewayMetrics, Logger } from '@curator/telemetry';
 import { errorHandling, frameworkErrors, clientErrorHandler } from './plugins/errors.ts';
+import { callerDecorator } from './caller.ts';
 import { jsonBodies } from './plugins/body.ts';
 import { corsPolicy } from './plugins/cors.ts';
 import { rateLimiting } from './plugins/rate-limit.ts';
@@ -56,6 +57,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
 
   const views = new JobViews(queues, storage);
   await app.register(errorHandling);
+  await app.register(callerDecorator);
   await app.register(jsonBodies);
   await app.register(corsPolicy, { origins: env.CORS_ORIGINS });
   await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, queues, prefix: env.QUEUE_PREFIX });
