@@ -3,16 +3,36 @@
 import { Command } from 'commander';
 import { CuratorConfigError } from '@curator/config';
 import { isCuratorError } from '@curator/contracts';
-import { registerStartCommand } from './commands/start.ts';
-import { registerExtractCommand } from './commands/extract.ts';
-import { registerModelsCommand } from './commands/models.ts';
-import { registerConfigCommand } from './commands/config.ts';
+import { registerSubmitCommand } from './commands/submit.ts';
+import { registerStatusCommand } from './commands/status.ts';
+import { registerWatchCommand } from './commands/watch.ts';
+import { registerCancelCommand } from './commands/cancel.ts';
+import { registerRerunCommand } from './commands/rerun.ts';
+import { registerRetryCommand } from './commands/retry.ts';
 
 const program = new Command('curator').description('Curator: news article in, publishable card out').showHelpAfterError();
-registerStartCommand(program);
-registerExtractCommand(program);
-registerModelsCommand(program);
-registerConfigCommand(program);
+
+// The job commands only speak HTTP to a gateway: they start without loading the gateway, the worker
+// and the model code (seconds of imports) that the other commands need.
+const httpOnlyCommands = new Set(['submit', 'status', 'watch', 'cancel', 'rerun', 'retry']);
+if (!httpOnlyCommands.has(process.argv[2] ?? '')) {
+  const [start, extract, models, config] = await Promise.all([
+    import('./commands/start.ts'),
+    import('./commands/extract.ts'),
+    import('./commands/models.ts'),
+    import('./commands/config.ts'),
+  ]);
+  start.registerStartCommand(program);
+  extract.registerExtractCommand(program);
+  models.registerModelsCommand(program);
+  config.registerConfigCommand(program);
+}
+registerSubmitCommand(program);
+registerStatusCommand(program);
+registerWatchCommand(program);
+registerCancelCommand(program);
+registerRerunCommand(program);
+registerRetryCommand(program);
 
 try {
   await program.parseAsync(process.argv);

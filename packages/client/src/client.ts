@@ -1,23 +1,38 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   batchAcceptedSchema,
+  feedbackSchema,
   jobAcceptedSchema,
   jobEventNames,
   jobEventSchema,
   jobLookupSchema,
+  jobPageSchema,
   jobViewSchema,
   maxJobsPerBatch,
+  rerunAcceptedSchema,
   terminalStatuses,
+  type Feedback,
+  type feedbackRequestSchema,
   type JobAccepted,
   type JobEvent,
+  type JobListQuery,
+  type JobPage,
   type JobRequestInput,
   type JobView,
+  type RerunAccepted,
+  type rerunRequestSchema,
   type jobNotFoundSchema,
 } from '@curator/contracts';
 import { CuratorApiError, errorFromResponse, invalidResponse } from './errors.ts';
 import { readServerSentEvents } from './events.ts';
+import { newIdempotencyKey } from './ids.ts';
+import { retryDelayMs, type RetryPolicy } from './retry.ts';
 
 export type JobNotFound = z.infer<typeof jobNotFoundSchema>;
+/** A feedback as callers write it (`field` defaults to `overall`). */
+export type FeedbackInput = z.input<typeof feedbackRequestSchema>;
+/** Rerun overrides as callers write them. */
+export type RerunInput = z.input<typeof rerunRequestSchema>;
 
 export interface CuratorClientOptions {
   /**
@@ -29,11 +44,37 @@ export interface CuratorClientOptions {
   apiKey?: string | (() => string | null | undefined);
   /** Another fetch implementation (for example one that goes through a proxy). */
   fetch?: typeof fetch;
+  /**
+   * Automatic retries of requests that are safe to repeat (reads, submits carrying an
+   * Idempotency-Key) when the server cannot be reached or answers 503 or 429 `rate_limited`;
+   * `false` turns them off. Default: 3 retries, backoff from 500 ms, `Retry-After` honoured up to 30 s.
+   */
+  retry?: RetryPolicy | false;
 }
 
 export interface RequestOptions {
   signal?: AbortSignal;
 }
+
+export interface SubmitOptions extends RequestOptions {
+  /**
+   * Sent as `Idempotency-Key`: the same key and body give back the same job (the same key with
+   * another body is a 409 `idempotency_conflict`). Default: a new random key per call, reused by
+   * the automatic retries of that call, so a retry after a lost answer cannot make a second job.
+   */
+  idempotencyKey?: string;
+  /**
+   * `Prefer: wait=<seconds>`: the server holds the answer until the job ends (answering 200 with
+   * the finished job) or the wait runs out (the usual 202). `true` leaves the length to the server
+   * (60 s by default, and it bounds any value).
+   */
+  wait?: number | true;
+  /** `Cancel-After`: a job not started within this many seconds ends `expired` (the body's `deadline` is the same as a date). */
+  cancelAfterSeconds?: number;
+}
+
+/** `GET /jobs` filters; dates may be given as `Date`s. */
+export type ListQuery = Omit<Partial<JobListQuery>, 'createdAfter' | 'createdBefore'> & { createdAfter?: string | Date; createdBefore?: string | Date };
 
 export interface EventsOptions extends RequestOptions {
   /** Resume after this event: the server sends the job again only if it changed since. */
@@ -66,6 +107,20 @@ const knownEvents: ReadonlySet<string> = new Set(jobEventNames);
 
 export const isFinished = (job: Pick<JobView, 'status'>): boolean => terminalStatuses.includes(job.status);
 
+/** What a submit with `wait` answered: the finished job (200), or the job still queued or running (202). */
+export const isJobView = (value: JobAccepted | JobView): value is JobView => 'stages' in value;
+
+/** What `POST /jobs/:id/retry` answers: the job accepted again under its own id. */
+const retryAnswerSchema = z.union([jobAcceptedSchema, jobViewSchema]);
+
+type Method = 'GET' | 'POST';
+interface SendOptions extends RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Repeat on no answer and on 503 too, not only on 429 `rate_limited` (reads, and writes with an Idempotency-Key). */
+  repeatable?: boolean;
+}
+
 /**
  * Curator's job API, typed by the contracts and checked against them: every response is parsed with
  * its zod schema from `@curator/contracts`, every error is a `CuratorApiError`. Uses only `fetch` and
@@ -75,6 +130,7 @@ export class CuratorClient {
   readonly baseUrl: string;
   readonly #apiKey: CuratorClientOptions['apiKey'];
   readonly #fetch: typeof fetch;
+  readonly #retry: RetryPolicy | false;
 
   constructor(options: CuratorClientOptions = {}) {
     const base = options.baseUrl ?? (globalThis as { location?: { origin: string } }).location?.origin;
@@ -83,24 +139,67 @@ export class CuratorClient {
     this.#apiKey = options.apiKey;
     // Called through a closure: browsers refuse a fetch that lost its `this` ("Illegal invocation").
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#retry = options.retry ?? {};
   }
 
-  /** `POST /jobs` with one job. */
-  async submit(request: JobRequestInput, options: RequestOptions = {}): Promise<JobAccepted> {
-    const response = await this.#request('POST', '/jobs', { ...options, body: request });
+  /**
+   * `POST /jobs` with one job: the accepted job; with `wait`, the finished job when it ended within
+   * the wait (tell them apart with `isJobView`).
+   */
+  submit(request: JobRequestInput, options?: SubmitOptions & { wait?: undefined }): Promise<JobAccepted>;
+  submit(request: JobRequestInput, options: SubmitOptions): Promise<JobAccepted | JobView>;
+  async submit(request: JobRequestInput, options: SubmitOptions = {}): Promise<JobAccepted | JobView> {
+    const response = await this.#send('POST', '/jobs', { ...options, body: request, headers: submitHeaders(options), repeatable: true });
+    if (response.status === 200) return this.#parse(response, jobViewSchema, 'The finished job');
     return this.#parse(response, jobAcceptedSchema, 'The accepted job');
   }
 
   /** `POST /jobs` with `{ jobs }` (up to 100): all are accepted, or none (the error names the wrong one as `jobs.<i>.…`). */
-  async submitBatch(requests: readonly JobRequestInput[], options: RequestOptions = {}): Promise<JobAccepted[]> {
-    const response = await this.#request('POST', '/jobs', { ...options, body: { jobs: requests } });
+  async submitBatch(requests: readonly JobRequestInput[], options: Omit<SubmitOptions, 'wait'> = {}): Promise<JobAccepted[]> {
+    const response = await this.#send('POST', '/jobs', { ...options, body: { jobs: requests }, headers: submitHeaders(options), repeatable: true });
     return (await this.#parse(response, batchAcceptedSchema, 'The accepted batch')).jobs;
+  }
+
+  /**
+   * Submits and resolves with the finished job (succeeded, failed, canceled or expired: it does not
+   * throw for a failed job): answered at once when the job ends within `wait` seconds (`Prefer:
+   * wait`), else followed with `wait()`.
+   */
+  async run(request: JobRequestInput, options: SubmitOptions & Pick<WaitOptions, 'onUpdate' | 'via'> = {}): Promise<JobView> {
+    const { onUpdate, via, ...submitOptions } = options;
+    const answer = await this.submit(request, { ...submitOptions, wait: submitOptions.wait ?? true });
+    if (isJobView(answer) && isFinished(answer)) {
+      onUpdate?.(answer);
+      return answer;
+    }
+    return this.wait(answer.id, { ...(options.signal ? { signal: options.signal } : {}), ...(onUpdate ? { onUpdate } : {}), ...(via ? { via } : {}) });
   }
 
   /** `GET /jobs/:id`. */
   async get(id: string, options: RequestOptions = {}): Promise<JobView> {
-    const response = await this.#request('GET', `/jobs/${encodeURIComponent(id)}`, options);
+    const response = await this.#send('GET', `/jobs/${encodeURIComponent(id)}`, { ...options, repeatable: true });
     return this.#parse(response, jobViewSchema, `Job ${id}`);
+  }
+
+  /** `GET /jobs`: one page of the caller's jobs, newest first; pass `nextCursor` as `cursor` for the next. */
+  async list(query: ListQuery = {}, options: RequestOptions = {}): Promise<JobPage> {
+    const response = await this.#send('GET', `/jobs?${listSearch(query)}`, { ...options, repeatable: true });
+    return this.#parse(response, jobPageSchema, 'The job list');
+  }
+
+  /** Every page of `GET /jobs` from `query.cursor` (or the newest) on, fetched as the loop asks for them. */
+  async *listPages(query: ListQuery = {}, options: RequestOptions = {}): AsyncGenerator<JobPage, void, undefined> {
+    let cursor = query.cursor;
+    do {
+      const page = await this.list(cursor === undefined ? query : { ...query, cursor }, options);
+      yield page;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /** Each of the caller's jobs matching `query`, newest first, across pages. */
+  async *listAll(query: ListQuery = {}, options: RequestOptions = {}): AsyncGenerator<JobView, void, undefined> {
+    for await (const page of this.listPages(query, options)) yield* page.jobs;
   }
 
   /**
@@ -111,7 +210,7 @@ export class CuratorClient {
     const found: Array<JobView | JobNotFound> = [];
     for (let start = 0; start < ids.length; start += maxJobsPerBatch) {
       const query = new URLSearchParams({ ids: ids.slice(start, start + maxJobsPerBatch).join(',') });
-      const response = await this.#request('GET', `/jobs?${query}`, options);
+      const response = await this.#send('GET', `/jobs?${query}`, { ...options, repeatable: true });
       found.push(...(await this.#parse(response, jobLookupSchema, 'The job lookup')).jobs);
     }
     return found;
@@ -119,8 +218,29 @@ export class CuratorClient {
 
   /** `POST /jobs/:id/cancel`: the job as it is after the cancel (409 `job_not_cancelable` once it has ended). */
   async cancel(id: string, options: RequestOptions = {}): Promise<JobView> {
-    const response = await this.#request('POST', `/jobs/${encodeURIComponent(id)}/cancel`, options);
+    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/cancel`, options);
     return this.#parse(response, jobViewSchema, `Job ${id}`);
+  }
+
+  /**
+   * `POST /jobs/:id/rerun`: a new job with the original's input and its params with `overrides`
+   * merged over them; stages whose inputs did not change are reused (`reusedStages`).
+   */
+  async rerun(id: string, overrides: RerunInput = {}, options: RequestOptions = {}): Promise<RerunAccepted> {
+    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/rerun`, { ...options, body: overrides });
+    return this.#parse(response, rerunAcceptedSchema, `The rerun of job ${id}`);
+  }
+
+  /** `POST /jobs/:id/retry`: a failed or expired job runs again under the same id (409 `job_not_retryable` otherwise). */
+  async retry(id: string, options: RequestOptions = {}): Promise<JobAccepted | JobView> {
+    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/retry`, options);
+    return this.#parse(response, retryAnswerSchema, `The retry of job ${id}`);
+  }
+
+  /** `POST /jobs/:id/feedback`: a 1-5 rating of the job (or of one of its fields), with an optional comment. */
+  async feedback(id: string, feedback: FeedbackInput, options: RequestOptions = {}): Promise<Feedback> {
+    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/feedback`, { ...options, body: feedback });
+    return this.#parse(response, feedbackSchema, `The feedback on job ${id}`);
   }
 
   /**
@@ -138,7 +258,8 @@ export class CuratorClient {
       let lost: unknown;
       try {
         const headers: Record<string, string> = { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) };
-        const response = await this.#request('GET', `/jobs/${encodeURIComponent(id)}/events`, { headers, ...(signal ? { signal } : {}) });
+        // Not retried here: this loop reconnects on its own, with Last-Event-ID.
+        const response = await this.#send('GET', `/jobs/${encodeURIComponent(id)}/events`, { headers, ...(signal ? { signal } : {}), repeatable: false, noRetry: true });
         if (!response.body) throw new CuratorApiError({ status: response.status, code: 'unexpected_response', message: 'The event stream came without a body' });
         const stream = readServerSentEvents(response.body);
         let received = 0;
@@ -190,7 +311,24 @@ export class CuratorClient {
     }
   }
 
-  async #request(method: 'GET' | 'POST', path: string, options: RequestOptions & { body?: unknown; headers?: Record<string, string> }): Promise<Response> {
+  /**
+   * One API call, repeated (with the same headers, so the same Idempotency-Key) while the answer
+   * says that trying again later may work and the retry policy allows another try.
+   */
+  async #send(method: Method, path: string, options: SendOptions & { noRetry?: boolean }): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#request(method, path, options);
+      } catch (error) {
+        if (options.signal?.aborted || options.noRetry || this.#retry === false || !(error instanceof CuratorApiError)) throw error;
+        const delay = retryDelayMs(error, attempt, { ...this.#retry, repeatable: options.repeatable === true });
+        if (delay === null) throw error;
+        await sleep(delay, options.signal);
+      }
+    }
+  }
+
+  async #request(method: Method, path: string, options: SendOptions): Promise<Response> {
     const key = typeof this.#apiKey === 'function' ? this.#apiKey() : this.#apiKey;
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -226,6 +364,24 @@ export class CuratorClient {
     if (!parsed.success) throw invalidResponse(response.status, what, parsed.error);
     return parsed.data;
   }
+}
+
+/** Idempotency-Key (one per call unless given), Prefer and Cancel-After. */
+function submitHeaders(options: SubmitOptions): Record<string, string> {
+  return {
+    'idempotency-key': options.idempotencyKey ?? newIdempotencyKey(),
+    ...(options.wait === undefined ? {} : { prefer: options.wait === true ? 'wait' : `wait=${Math.max(0, Math.floor(options.wait))}` }),
+    ...(options.cancelAfterSeconds === undefined ? {} : { 'cancel-after': String(Math.max(0, Math.floor(options.cancelAfterSeconds))) }),
+  };
+}
+
+function listSearch(query: ListQuery): URLSearchParams {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    search.set(name, value instanceof Date ? value.toISOString() : String(value));
+  }
+  return search;
 }
 
 function parseEvent(data: string, status: number): JobEvent {

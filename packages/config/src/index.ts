@@ -129,6 +129,8 @@ export const variables = {
   },
   CORS_ORIGINS: { schema: z.string().default('').pipe(list).pipe(z.array(origin)), default: undefined, doc: 'Browser origins allowed to call the API cross-origin, comma-separated (`https://app.example.com`). Unset: same-origin only.' },
   REDIS_COMMAND_TIMEOUT_MS: { schema: int(50, 60000), default: '2000', doc: 'Gateway: longest wait for a Redis command; past it, or while Redis is down, requests answer `503 queue_unavailable` with `Retry-After`.' },
+  CURATOR_URL: { schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }), default: 'http://localhost:8080', doc: 'The gateway the `curator` job commands (`submit`, `status`, `watch`, `cancel`, `rerun`, `retry`) call; `--url` overrides it.' },
+  CURATOR_API_KEY: { schema: z.string().optional(), default: undefined, doc: 'API key the `curator` job commands send as `Authorization: Bearer`; `--api-key` overrides it.' },
 } as const;
 
 type Variables = typeof variables;

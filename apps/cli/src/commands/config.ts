@@ -12,7 +12,7 @@ export function registerConfigCommand(program: Command): void {
         return;
       }
       const env = loadEnv();
-      const masked = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, /SECRET|TOKEN|PASSWORD/.test(k) && v ? '***' : v]));
+      const masked = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, /SECRET|TOKEN|PASSWORD|API_KEY/.test(k) && v ? '***' : v]));
       process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
     });
 }

@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCuratorError } from '@curator/contracts';
@@ -29,6 +28,7 @@ import {
   type PreparedModel,
 } from '@curator/models';
 import { runParity, formatParity, type ParityReport } from './models-parity.ts';
+import { createMultiBar, drawsBars, type ProgressBar } from '../progress.ts';
 
 export interface ModelsCommandIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -152,21 +152,6 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-// cli-progress ships no types; this is the part of its API used here.
-interface ProgressBar {
-  update(value: number, payload?: object): void;
-  setTotal(total: number): void;
-}
-interface MultiBar {
-  create(total: number, start: number, payload?: object): ProgressBar;
-  log(text: string): void;
-  stop(): void;
-}
-interface CliProgress {
-  MultiBar: new (options: object, preset?: object) => MultiBar;
-  Presets: Record<string, object>;
-}
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
 /** The line a finished conversion leaves: time, then each file with its size and sha256. */
@@ -183,18 +168,11 @@ function conversionSummary(event: Extract<PrepareEvent, { type: 'convert-done' }
  */
 export function progressReporter(io: Pick<ModelsCommandIo, 'stdout'>): { onProgress: (event: PrepareEvent) => void; stop: () => void } {
   const line = (text: string) => io.stdout.write(`${text}\n`);
-  if (io.stdout.isTTY) {
-    const cliProgress = createRequire(import.meta.url)('cli-progress') as CliProgress;
-    const multibar = new cliProgress.MultiBar(
-      {
-        stream: io.stdout,
-        hideCursor: true,
-        clearOnComplete: false,
-        format: ' {bar} {percentage}% {done}/{size} {file}',
-        formatValue: (value: number, _options: unknown, type: string) => (type === 'value' || type === 'total' ? formatBytes(value) : String(value)),
-      },
-      cliProgress.Presets['shades_classic'],
-    );
+  if (drawsBars(io.stdout)) {
+    const multibar = createMultiBar(io.stdout, {
+      format: ' {bar} {percentage}% {done}/{size} {file}',
+      formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? formatBytes(value) : String(value)),
+    });
     const bars = new Map<string, ProgressBar>();
     const log = (text: string) => multibar.log(`${text}\n`);
     return {
