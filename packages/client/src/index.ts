@@ -31,3 +31,4 @@ export type {
   RerunAccepted,
   Feedback,
 } from '@curator/contracts';
+export { verifyWebhook, WebhookVerificationError, isWebhookVerificationError, defaultWebhookToleranceSeconds, type VerifyWebhookOptions, type WebhookHeaders, type WebhookVerificationReason, type WebhookPayload } from './webhooks.ts';

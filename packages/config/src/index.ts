@@ -115,6 +115,22 @@ export const variables = {
   FETCH_MAX_REDIRECTS: { schema: int(0, 20), default: '5', doc: 'Article fetch redirect limit.' },
   FETCH_ALLOW_PRIVATE: { schema: bool, default: 'false', doc: 'Allow fetching private/loopback addresses (tests only).' },
   FETCH_ALLOWED_PORTS: { schema: list.pipe(z.array(z.coerce.number<string>().int().min(1).max(65535)).min(1)), default: '80,443', doc: 'Ports article fetches (and every other request to a user-supplied URL) may use on public hosts; FETCH_ALLOW_PRIVATE lifts it.' },
+  // Webhooks (docs/webhooks.md): deliveries obey FETCH_ALLOW_PRIVATE and FETCH_ALLOWED_PORTS like article fetches.
+  WEBHOOK_SECRET: {
+    schema: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (Standard Webhooks)')
+      .refine((v) => Buffer.from(v.slice(6), 'base64').byteLength >= 24 && Buffer.from(v.slice(6), 'base64').byteLength <= 64, 'must encode 24 to 64 random bytes')
+      .optional(),
+    default: undefined,
+    doc: 'Signs the webhooks of anonymous jobs (an open gateway); jobs of an API key are signed with that key\'s own secret. Unset: an anonymous job asking for a webhook is refused (400 naming `webhook`). Make one with `openssl rand -base64 32` and prefix `whsec_`.',
+  },
+  WEBHOOK_TIMEOUT_MS: { schema: int(1000, 120000), default: '15000', doc: 'Webhook delivery: time limit of one attempt (connecting, sending, the answer\'s headers); the answer\'s body is not read.' },
+  WEBHOOK_ATTEMPTS: { schema: int(1, 50), default: '10', doc: 'Webhook delivery: attempts per message, the first included. Retried on network errors, timeouts, redirects, 429 and 5xx; never on other 4xx or a blocked address.' },
+  WEBHOOK_RETRY_FIRST_DELAY_MS: { schema: int(10, 3600000), default: '5000', doc: 'Webhook delivery: wait before the first retry; later waits grow exponentially (±20 % jitter) so that all retries span WEBHOOK_RETRY_WINDOW_SECONDS. A `Retry-After` asking for longer is honoured.' },
+  WEBHOOK_RETRY_WINDOW_SECONDS: { schema: int(1, 2592000), default: '86400', doc: 'Webhook delivery: how long the retries of one message go on in all (default one day). Retries also end when the job\'s record expires (its ttl).' },
+  WEBHOOK_PROGRESS_INTERVAL_MS: { schema: int(100, 3600000), default: '5000', doc: 'Webhooks: at most one `job.progress` message per job this often; the message carries the newest state when it is sent.' },
+  WEBHOOK_CONCURRENCY: { schema: int(0, 1000), default: '10', doc: 'Webhook messages one worker process sends at once (every worker delivers, whatever its pools; 0: this worker delivers none). Messages of one job go out one at a time, in order.' },
   EXTRACT_TIMEOUT_MS: { schema: int(100, 600000), default: '5000', doc: 'Hard deadline of one article extraction (HTML parse + Readability) in its thread; past it the thread is killed and the job fails with `extraction_budget_exceeded`.' },
   EXTRACT_MAX_DEPTH: { schema: int(8, 100000), default: '256', doc: 'Pages nesting elements deeper than this are refused before extraction (`extraction_budget_exceeded`).' },
   EXTRACT_MAX_NODES: { schema: int(100, 10000000), default: '50000', doc: 'Pages with more elements and comments than this are refused before extraction (`extraction_budget_exceeded`).' },
@@ -137,6 +153,8 @@ type Variables = typeof variables;
 export type VariableName = keyof Variables;
 export type Env = { [K in VariableName]: z.output<Variables[K]['schema']> };
 
+const isSecretName = (name: string) => /SECRET|TOKEN|PASSWORD|API_KEY/.test(name);
+
 /** Reads and validates every variable; a wrong value names the variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const out: Record<string, unknown> = {};
@@ -145,7 +163,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const raw = source[name] === '' ? undefined : (source[name] ?? spec.default);
     const parsed = (spec.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(source[name])}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    // A secret's value is never echoed, even a malformed one (it is likely still a real secret).
+    else problems.push(`${name}=${isSecretName(name) ? '(hidden)' : JSON.stringify(source[name])}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length > 0) throw new CuratorConfigError(problems);
   return out as Env;

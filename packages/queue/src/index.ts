@@ -11,3 +11,4 @@ export { queueSettingsFromEnv, type QueueSettings } from './settings.ts';
 export { pools, poolOfJobType, poolForJobType, jobTypesForPool, isJobId, keys, jobLockKey, type Pool } from './names.ts';
 export { createRedis, defaultRedisUrl } from './connection.ts';
 export { readHeartbeats, heartbeatMissedPeriods } from './heartbeat.ts';
+export { WebhookOutbox, startWebhookDelivery, jobWebhook, webhookKeys, webhookQueueName, type WebhookMessage, type DeliveryResult, type WebhookOutboxOptions, type WebhookDeliveryOptions, type WebhookDeliveries } from './webhooks.ts';

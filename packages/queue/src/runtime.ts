@@ -34,6 +34,8 @@ export interface RuntimeHooks {
   jobStarted?(job: { id: string; type: JobType; pool: Pool; queueWaitSeconds: number | null }): void;
   jobSettled?(job: { id: string; type: JobType; pool: Pool; outcome: AttemptOutcome; error: ErrorInfo | null; attempts: number; secondsSinceSubmitted: number }): void;
   stageFinished?(stage: { name: string; model: string | undefined; seconds: number }): void;
+  /** After each progress write of a job (at most every 200 ms while a stage reports progress). */
+  jobProgressed?(job: { id: string; type: JobType; pool: Pool }): void;
   /** After each heartbeat was written. */
   heartbeat?(): void;
 }
@@ -183,7 +185,7 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       if (markers.some(Boolean)) throw new CuratorError('canceled', 'The job was canceled');
       const tracker = new StageTracker({
         stageNames: handler.stages(data.request),
-        writeProgress: (progress) => job.updateProgress(progress),
+        writeProgress: (progress) => job.updateProgress(progress).then(() => hooks.jobProgressed?.({ id: jobId, type, pool })),
         ...(hooks.stageFinished ? { onStageFinished: hooks.stageFinished } : {}),
         redis: commands,
         prefix: settings.prefix,
