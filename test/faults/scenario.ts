@@ -21,15 +21,18 @@ const articleText = (tag: string) =>
 /**
  * `count` jobs of every type in turn, each with its own text (no stage is answered from the cache),
  * small enough for the generated models to finish in a second or two. Image jobs are seeded, so a
- * job run again writes the same objects.
+ * job run again writes the same objects; the seeds differ between tags too, because the generated
+ * models may summarise different texts alike, and a curate job's picture is cached by its prompt
+ * (the summary) and seed.
  */
 export function jobMix(count: number, tag: string): object[] {
   const image = { width: 64, height: 64, steps: 2 };
+  const seedOf = (i: number) => ([...tag].reduce((hash, c) => (hash * 31 + c.charCodeAt(0)) % 1_000_000, 7) * 100 + i) % 2 ** 31;
   const kinds = [
     (i: number) => ({ type: 'classify', input: { text: articleText(`${tag} ${i}`) } }),
-    (i: number) => ({ type: 'text-to-image', input: { prompt: `a harbour at dawn, ${tag} ${i}` }, params: { ...image, seed: i } }),
+    (i: number) => ({ type: 'text-to-image', input: { prompt: `a harbour at dawn, ${tag} ${i}` }, params: { ...image, seed: seedOf(i) } }),
     (i: number) => ({ type: 'summarize', input: { text: articleText(`${tag} ${i}`) }, params: { maxTokens: 8 } }),
-    (i: number) => ({ type: 'curate', input: { text: articleText(`${tag} ${i}`), title: `Harbour ${tag} ${i}` }, params: { seed: i, summaryMaxTokens: 8, headlineMaxTokens: 8, image } }),
+    (i: number) => ({ type: 'curate', input: { text: articleText(`${tag} ${i}`), title: `Harbour ${tag} ${i}` }, params: { seed: seedOf(i), summaryMaxTokens: 8, headlineMaxTokens: 8, image } }),
     (i: number) => ({ type: 'classify', input: { text: articleText(`${tag} ${i}`) }, params: { task: 'genre' } }),
     (i: number) => ({ type: 'headline', input: { text: articleText(`${tag} ${i}`) }, params: { maxTokens: 8 } }),
   ];
@@ -47,6 +50,8 @@ export interface Outcome {
   neverAccepted: number;
   /** 503 answers to submissions (each retried with the same Idempotency-Key). */
   refused: number;
+  /** Submissions accepted as a replay: an earlier attempt with the same key had reached Redis after all. */
+  replayed: number;
   /** Jobs Redis holds that no 202 announced (a refused or timed-out submission enqueued anyway). */
   ghosts: string[];
   /** `id type status createdAt` of each ghost, for the failure message. */
@@ -59,18 +64,20 @@ export interface Outcome {
 }
 
 /** Submits jobs one after another (as a client would), returning their ids; null where never accepted. */
-export async function submitAll(cluster: FaultCluster, requests: readonly object[], pauseMs = 0): Promise<{ ids: string[]; neverAccepted: number; refused: number }> {
+export async function submitAll(cluster: FaultCluster, requests: readonly object[], pauseMs = 0): Promise<{ ids: string[]; neverAccepted: number; refused: number; replayed: number }> {
   const ids: string[] = [];
   let neverAccepted = 0;
   let refused = 0;
+  let replayed = 0;
   for (const request of requests) {
     const result = await cluster.client.submit(request);
     refused += result.refused;
+    if (result.replayed) replayed++;
     if (result.id) ids.push(result.id);
     else neverAccepted++;
     if (pauseMs) await sleep(pauseMs);
   }
-  return { ids, neverAccepted, refused };
+  return { ids, neverAccepted, refused, replayed };
 }
 
 /** Reads a job now and then while the scenario runs, so the gateway's answers during the fault are measured too. */
@@ -106,7 +113,7 @@ function objectKeysOf(view: any): Array<{ key: string; bytes: number }> {
  */
 export async function settle(
   cluster: FaultCluster,
-  submitted: { ids: string[]; neverAccepted: number; refused: number },
+  submitted: { ids: string[]; neverAccepted: number; refused: number; replayed?: number },
   options: { articles?: ArticleServer; articlePaths?: Map<string, string> } = {},
 ): Promise<Outcome> {
   const { views, lost } = await cluster.client.settle(submitted.ids);
@@ -126,7 +133,7 @@ export async function settle(
   const ghosts = [...(await cluster.jobIdsInRedis())].filter((id) => !accepted.has(id));
   const ghostViews = await cluster.client.views(ghosts);
   const ghostDetails = ghosts.map((id) => `${id} ${ghostViews.get(id)?.type} ${ghostViews.get(id)?.status} created ${ghostViews.get(id)?.createdAt}`);
-  return { accepted: submitted.ids, views, lost, neverAccepted: submitted.neverAccepted, refused: submitted.refused, ghosts, ghostDetails, rerunAfterFinal, rewrittenKeys, latency };
+  return { accepted: submitted.ids, views, lost, neverAccepted: submitted.neverAccepted, refused: submitted.refused, replayed: submitted.replayed ?? 0, ghosts, ghostDetails, rerunAfterFinal, rewrittenKeys, latency };
 }
 
 export function ledgerLine(scenario: string, outcome: Outcome): string {
@@ -139,7 +146,7 @@ export function ledgerLine(scenario: string, outcome: Outcome): string {
   const { p50, p99, max, count, unanswered } = outcome.latency;
   return (
     `${scenario.padEnd(30)} accepted ${outcome.accepted.length}, succeeded ${succeeded}, failed ${failed.length} (${codeList}), lost ${outcome.lost.length}` +
-    ` | ghosts ${outcome.ghosts.length}, 503s ${outcome.refused}, never accepted ${outcome.neverAccepted}, rewritten objects ${outcome.rewrittenKeys.length}, rerun after final ${outcome.rerunAfterFinal.length}` +
+    ` | ghosts ${outcome.ghosts.length}, 503s ${outcome.refused}, replayed ${outcome.replayed}, never accepted ${outcome.neverAccepted}, rewritten objects ${outcome.rewrittenKeys.length}, rerun after final ${outcome.rerunAfterFinal.length}` +
     ` | gateway p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms over ${count} requests, unanswered ${unanswered}`
   );
 }

@@ -82,7 +82,7 @@ export class GatewayClient {
    * again with the same key after Retry-After (capped at `maxRetryWaitMs`, so an outage is probed
    * densely) until accepted or `giveUpMs` passed. Returns the job id, or null when never accepted.
    */
-  async submit(request: unknown, options: { giveUpMs?: number; maxRetryWaitMs?: number } = {}): Promise<{ id: string | null; tries: number; refused: number }> {
+  async submit(request: unknown, options: { giveUpMs?: number; maxRetryWaitMs?: number } = {}): Promise<{ id: string | null; tries: number; refused: number; replayed: boolean }> {
     const key = randomUUID();
     const deadline = Date.now() + (options.giveUpMs ?? 120_000);
     let tries = 0;
@@ -97,13 +97,14 @@ export class GatewayClient {
         await sleep(500);
         continue;
       }
-      if (answer.status === 202) return { id: String(answer.body.id), tries, refused };
+      // `Idempotent-Replayed`: an earlier attempt with this key (one answered 503, or not at all) reached Redis after all.
+      if (answer.status === 202) return { id: String(answer.body.id), tries, refused, replayed: answer.headers.get('idempotent-replayed') === 'true' };
       if (answer.status !== 503) throw new Error(`POST /jobs answered ${answer.status}: ${answer.text}`);
       refused++;
       const retryAfterMs = Number(answer.headers.get('retry-after') ?? '1') * 1000;
       await sleep(Math.min(Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? retryAfterMs : 1000, options.maxRetryWaitMs ?? 2000));
     }
-    return { id: null, tries, refused };
+    return { id: null, tries, refused, replayed: false };
   }
 
   /** Views of these jobs (GET /jobs?ids=..., 100 at a time); null for an id the gateway does not know. */

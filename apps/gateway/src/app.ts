@@ -14,6 +14,7 @@ import { httpMetrics } from './plugins/http-metrics.ts';
 import { apiDocs } from './plugins/docs.ts';
 import { systemRoutes } from './plugins/system.ts';
 import { jobRoutes } from './plugins/jobs.ts';
+import { jobActionRoutes } from './plugins/job-actions.ts';
 import { eventRoutes } from './plugins/events.ts';
 import { webStudio, webStudioOptionsFromEnv } from './plugins/web.ts';
 import { JobViews } from './views.ts';
@@ -64,7 +65,8 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(httpMetrics, { metrics, queues });
   await app.register(apiDocs);
   await app.register(systemRoutes, { queues, storage, jobTypes });
-  await app.register(jobRoutes, { queues, views, metrics, links: queues.links, maxArticleChars: env.MAX_ARTICLE_CHARS, jobTypes: new Set(jobTypes) });
+  await app.register(jobRoutes, { queues, views, metrics, links: queues.links, maxArticleChars: env.MAX_ARTICLE_CHARS, jobTypes: new Set(jobTypes), preferWaitMaxSeconds: env.PREFER_WAIT_MAX_SECONDS });
+  await app.register(jobActionRoutes, { queues, views, metrics, links: queues.links, jobTypes: new Set(jobTypes) });
   await app.register(eventRoutes, { queues, views, ...(deps.sseHeartbeatMs ? { heartbeatMs: deps.sseHeartbeatMs } : {}) });
   await app.register(webStudio, webStudioOptionsFromEnv(env));
   return app;

@@ -1,8 +1,8 @@
-import { imageParamsSchema, type CurateParams, type GenerationParams, type ModelSet } from '@curator/contracts';
+import type { ModelSet } from '@curator/contracts';
 import type { ObjectStorage } from '@curator/storage';
 import type { WorkerMetrics } from '@curator/telemetry';
 import type { FetchOptions } from '@curator/articles';
-import type { JobContext, StageHandlers } from '@curator/queue';
+import { curateHeadlineGeneration, curateImageParams, curateImagePrompt, curateSummaryGeneration, stageNames, type JobContext, type StageHandlers } from '@curator/queue';
 import type { ModelHost } from './model-host.ts';
 import { articleStage, cardStage, classifyStage, generateStage, imageStage, type PipelineContext } from './pipelines.ts';
 
@@ -14,25 +14,17 @@ export interface HandlerDependencies {
   fetchOptions: FetchOptions;
 }
 
-const imageDefaults = imageParamsSchema.parse({});
-
-/** The reference tutorial's knobs mapped onto the generators: temperature 0 searches, above 0 samples. */
-function curateGeneration(params: CurateParams, maxTokens: number, noRepeat?: number): GenerationParams {
-  return {
-    maxTokens,
-    ...(noRepeat === undefined ? {} : { noRepeatNgramSize: noRepeat }),
-    ...(params.temperature > 0 ? { doSample: true, temperature: params.temperature } : {}),
-    ...(params.seed === undefined ? {} : { seed: params.seed }),
-  };
-}
-
-/** The stage handler of every job type this worker runs, on its models, storage and metrics. */
+/**
+ * The stage handler of every job type this worker runs, on its models, storage and metrics. Each
+ * job's stages and the parameters each stage depends on are `stagePlan`'s (@curator/queue): the
+ * gateway reads the same plan to tell which stages a rerun reuses from the stage cache.
+ */
 export function createHandlers(deps: HandlerDependencies): StageHandlers {
   const pipeline = (job: JobContext): PipelineContext => ({ ...deps, job, signal: job.signal });
   const models = deps.modelSet;
   return {
     classify: {
-      stages: (request) => ['extract', request.params.task],
+      stages: stageNames,
       async run(request, job) {
         const context = pipeline(job);
         const article = await articleStage(request.input, context);
@@ -41,7 +33,7 @@ export function createHandlers(deps: HandlerDependencies): StageHandlers {
     },
 
     summarize: {
-      stages: () => ['extract', 'summarize'],
+      stages: stageNames,
       async run(request, job) {
         const context = pipeline(job);
         const article = await articleStage(request.input, context);
@@ -50,7 +42,7 @@ export function createHandlers(deps: HandlerDependencies): StageHandlers {
     },
 
     headline: {
-      stages: () => ['extract', 'headline'],
+      stages: stageNames,
       async run(request, job) {
         const context = pipeline(job);
         const article = await articleStage(request.input, context);
@@ -60,7 +52,7 @@ export function createHandlers(deps: HandlerDependencies): StageHandlers {
 
     /** Alone, or as a curate job's image stages (then with the card, stored in the curate job's folder). */
     'text-to-image': {
-      stages: () => ['image', 'card'],
+      stages: stageNames,
       async run(request, job) {
         const context = pipeline(job);
         const folder = `jobs/${job.parent?.id ?? job.id}`;
@@ -81,22 +73,20 @@ export function createHandlers(deps: HandlerDependencies): StageHandlers {
      * job waits without holding a worker slot, then finishes with the child's result.
      */
     curate: {
-      stages: (request) => ['extract', request.params.analysis, 'summarize', 'headline', 'image', 'card'],
+      stages: stageNames,
       async run(request, job) {
         const context = pipeline(job);
         const params = request.params;
         const text = await job.checkpoint('text', async () => {
           const article = await articleStage(request.input, context);
           const analysis = await classifyStage(article.text, params.analysis, context);
-          const summary = await generateStage('summarize', article.text, curateGeneration(params, params.summaryMaxTokens), context);
-          const headline = await generateStage('headline', article.text, curateGeneration(params, params.headlineMaxTokens, params.noRepeatNgramSize), context);
+          const summary = await generateStage('summarize', article.text, curateSummaryGeneration(params), context);
+          const headline = await generateStage('headline', article.text, curateHeadlineGeneration(params), context);
           return { title: article.title, summary: summary.text, headline: headline.text, analysis };
         });
         // The article's own title when asked for and there is one; the generated headline otherwise.
         const cardText = params.cardText === 'title' && text.title ? text.title : text.headline;
-        const imageParams = imageParamsSchema.parse({ ...imageDefaults, ...params.image, ...(params.seed === undefined ? {} : { seed: params.image?.seed ?? params.seed }) });
-        const prompt = `${params.imagePrefix}${text.summary}`.trim();
-        const images = await job.runChild({ type: 'text-to-image', input: { prompt }, params: imageParams }, { card: { text: cardText } });
+        const images = await job.runChild({ type: 'text-to-image', input: { prompt: curateImagePrompt(params, text.summary) }, params: curateImageParams(params) }, { card: { text: cardText } });
         return {
           ...text,
           cardText,

@@ -4,7 +4,7 @@ import type { WorkerMetrics } from '@curator/telemetry';
 import { resolveArticle, type FetchOptions, type ResolvedArticle } from '@curator/articles';
 import { composeCard } from '@curator/card';
 import type { TextResult } from '@curator/textgen';
-import type { JobContext, StageOutcome } from '@curator/queue';
+import { isDeterministicGeneration, isDeterministicImage, type JobContext, type StageOutcome } from '@curator/queue';
 import type { ModelHost } from './model-host.ts';
 
 /** What every stage works with: the job (its stages, signal, children) and the worker's parts. */
@@ -19,9 +19,13 @@ export interface PipelineContext {
   fetchOptions: FetchOptions;
 }
 
-/** First stage of every article job: the text as given (normalized), or fetched and extracted. */
+/**
+ * First stage of every article job: the text as given (normalized), or fetched and extracted. Cached
+ * by its input like every other stage, so within the cache's lifetime (JOB_TTL_SECONDS) a rerun, or
+ * another job on the same URL, reads the article the first job read instead of fetching it again.
+ */
 export function articleStage(input: ArticleInput, context: PipelineContext): Promise<ResolvedArticle> {
-  return context.job.stage('extract', {}, async () => {
+  return context.job.stage('extract', { cacheKey: { input } }, async () => {
     const article = await resolveArticle(input, { fetch: context.fetchOptions, signal: context.signal });
     // A title given with a URL replaces the page's own.
     const resolved = input.title ? { ...article, title: input.title } : article;
@@ -55,7 +59,7 @@ export async function imageStage(prompt: string, params: ImageParams, context: P
     {
       model: modelId,
       // Only a seeded request has one right answer worth reusing.
-      ...(params.seed === undefined ? {} : { cacheKey }),
+      ...(isDeterministicImage(params) ? { cacheKey } : {}),
       validateCached: async (value) => {
         const cached = value as GeneratedImages;
         return (await Promise.all(cached.images.map((image) => context.storage.exists(image.key)))).every(Boolean);
@@ -139,7 +143,7 @@ export async function generateStage(stage: 'summarize' | 'headline', text: strin
   const role = stage === 'summarize' ? 'summarizer' : 'headline';
   const modelId = context.models.modelId(role);
   // Sampling without a seed has no single right answer to reuse.
-  const cacheable = !params.doSample || params.seed !== undefined;
+  const cacheable = isDeterministicGeneration(params);
   // `output: 'whole'`: the cached value is the whole output (text, tokens, sequences), not the text alone as before.
   return context.job.stage(stage, { model: modelId, ...(cacheable ? { cacheKey: { text, params, output: 'whole' } } : {}) }, async (progress) => {
     const generator = context.models.textGenerator(role);

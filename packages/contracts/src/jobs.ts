@@ -391,17 +391,14 @@ export const jobAttemptSchema = z
   })
   .meta({ id: 'JobAttempt', description: 'A finished run of the job; `POST /jobs/:id/retry` runs it again under the same id.' });
 
-/**
- * Fields the API issue adds to every job (issue 10). Optional until the queue fills them all; then
- * they become required here.
- */
+/** The job's life (issue 10): deadline, lifetime, timing, where it came from, earlier runs. */
 const jobLifeFields = {
-  deadline: z.iso.datetime().nullable().optional().describe('A job not started by then ends `expired`.'),
-  expiresAt: z.iso.datetime().nullable().optional().describe('When the job record and its result are deleted (its ttl).'),
-  queueWaitMs: z.number().nullable().optional().describe('From submission (or the last retry) to a worker starting it.'),
-  runMs: z.number().nullable().optional().describe('From a worker starting it to its final status.'),
-  rerunOf: z.string().nullable().optional().describe('The job this one reruns with changed parameters.'),
-  history: z.array(jobAttemptSchema).optional().describe('Earlier runs under this id (retries), oldest first.'),
+  deadline: z.iso.datetime().nullable().describe('A job not started by then ends `expired` (from `deadline` or the `Cancel-After` header).'),
+  expiresAt: z.iso.datetime().nullable().describe('When the job record and its result are deleted: its `ttlSeconds` after it finished (null while it has not).'),
+  queueWaitMs: z.number().nullable().describe('From submission (or the last retry) to a worker starting it; null until one did.'),
+  runMs: z.number().nullable().describe('From a worker starting it to its final status; null until it has one.'),
+  rerunOf: z.string().nullable().describe('The job this one reruns with changed parameters (`POST /jobs/:id/rerun`).'),
+  history: z.array(jobAttemptSchema).describe('Earlier runs under this id (`POST /jobs/:id/retry`), oldest first.'),
   webhook: jobWebhookSchema.nullable().optional(),
 };
 

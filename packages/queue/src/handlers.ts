@@ -4,6 +4,8 @@ import type { StageContext, StageOptions, StageOutcome } from './stage-tracker.t
 /** What a job's handler gets besides its request: its stages, cancellation, and other pools. */
 export interface JobContext {
   readonly id: string;
+  /** Whose job it is (an API key id, or `anonymous`); a child job carries its parent's owner. */
+  readonly owner: string;
   /** Aborted when the job is canceled or handed back on shutdown. */
   readonly signal: AbortSignal;
   /** For a job that runs another job's stages (a child): its parent and what the parent asked for. */

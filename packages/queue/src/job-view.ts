@@ -7,18 +7,20 @@ export type JobLinks = (id: string) => JobFields['links'];
 
 export const defaultLinks: JobLinks = (id) => ({ self: `/jobs/${id}`, events: `/jobs/${id}/events` });
 
-function statusOf(state: BullState, failedCode: string | undefined): JobStatus {
+function statusOf(state: BullState, failedCode: string | undefined, started: boolean): JobStatus {
   switch (state) {
     case 'completed':
       return 'succeeded';
     case 'failed':
-      return failedCode === 'canceled' ? 'canceled' : 'failed';
+      return failedCode === 'canceled' ? 'canceled' : failedCode === 'deadline_exceeded' ? 'expired' : 'failed';
     case 'active':
     case 'waiting-children':
       // Waiting for its stages in another pool: the job is under way.
       return 'running';
     default:
-      return 'queued';
+      // Back in the queue after it started (a parent whose child is done, a retry after a transient
+      // failure, a job handed back on shutdown): still under way for its client, never queued again.
+      return started ? 'running' : 'queued';
   }
 }
 
@@ -37,19 +39,28 @@ export function attemptsUsed(job: Pick<Job, 'attemptsMade' | 'stalledCounter'>, 
   return job.attemptsMade + (job.stalledCounter ?? 0) + (running ? 1 : 0);
 }
 
+const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
+
 /** The view of a job, read from the job itself (never from the trimmed event stream). */
-export function toJobView(job: Job<JobData, JobReturn>, state: BullState, links: JobLinks): StoredJobView {
+export function toJobView(job: Job<JobData, JobReturn>, state: BullState, links: JobLinks, defaultTtlSeconds: number): StoredJobView {
   const id = job.id!;
+  const data = job.data;
   const failure = state === 'failed' ? decodeFailure(job.failedReason) : null;
-  const status = statusOf(state, failure?.code);
   const progress = asProgress(job.progress);
+  const status = statusOf(state, failure?.code, progress !== null);
   const returned = state === 'completed' ? job.returnvalue : null;
   const stages: Stage[] = returned?.stages ?? progress?.stages ?? [];
   const maxAttempts = job.opts.attempts ?? 1;
-  const finished = status === 'succeeded' || status === 'failed' || status === 'canceled';
+  const finished = finalStatuses.includes(status);
+  // A parent back in the queue after its child finished is still in the attempt it started.
+  const underWay = state === 'active' || state === 'waiting-children' || (status === 'running' && data.checkpoints !== undefined && state !== 'delayed');
+  const startedMs = progress?.startedAt ?? (status === 'expired' ? undefined : job.processedOn);
+  const queuedMs = Date.parse(data.queuedAt ?? data.submittedAt);
+  const finishedMs = finished ? job.finishedOn : undefined;
+  const ttlSeconds = data.request.ttlSeconds ?? defaultTtlSeconds;
   return {
     id,
-    type: job.data.request.type as JobType,
+    type: data.request.type as JobType,
     status,
     progress:
       status === 'succeeded'
@@ -58,13 +69,19 @@ export function toJobView(job: Job<JobData, JobReturn>, state: BullState, links:
           ? { percent: progress.percent, stage: status === 'running' ? progress.stage : null, ...(progress.detail ? { detail: progress.detail } : {}) }
           : { percent: 0, stage: null },
     stages,
-    attempts: { made: Math.min(attemptsUsed(job, status === 'running'), maxAttempts), max: maxAttempts },
+    attempts: { made: Math.min(attemptsUsed(job, underWay), maxAttempts), max: maxAttempts },
     // The worker parsed the result against its type's contract before it was stored.
     result: (returned?.result ?? null) as never,
     error: failure,
     createdAt: iso(job.timestamp)!,
-    startedAt: iso(job.processedOn),
+    startedAt: iso(startedMs),
     finishedAt: finished ? iso(job.finishedOn) : null,
+    deadline: data.request.deadline ? new Date(data.request.deadline).toISOString() : null,
+    expiresAt: finishedMs ? iso(finishedMs + ttlSeconds * 1000) : null,
+    queueWaitMs: startedMs && Number.isFinite(queuedMs) ? Math.max(0, startedMs - queuedMs) : null,
+    runMs: startedMs && finishedMs ? Math.max(0, finishedMs - startedMs) : null,
+    rerunOf: data.rerunOf ?? null,
+    history: data.history ?? [],
     links: links(id),
   } satisfies StoredJobView;
 }

@@ -61,5 +61,21 @@ export function keys(prefix: string) {
     cancelMarker: (jobId: string) => `${prefix}:cancel:${jobId}`,
     stageCache: (hash: string) => `${prefix}:stage-cache:${hash}`,
     rateLimit: `${prefix}:rate-limit:`,
+    /** An owner's jobs (`type/id`, scored by creation time): `GET /jobs` lists from it. */
+    ownerJobs: (owner: string) => `${prefix}:jobs:owner:${owner}`,
+    /** Every top-level job, the same way: what an admin lists. */
+    allJobs: `${prefix}:jobs:all`,
+    /** Finished jobs by the time their ttl runs out (see `reapExpiredJobs`). */
+    expiry: `${prefix}:jobs:expiry`,
+    /** A short lock held while an Idempotency-Key's first submission is under way. */
+    idempotencyLock: (hash: string) => `${prefix}:idempotency:${hash}`,
+    /** The deployment's secret salt of job ids derived from Idempotency-Keys. */
+    idempotencySalt: `${prefix}:idempotency-salt`,
+    /** A retry under way (one at a time per job). */
+    retryLock: (jobId: string) => `${prefix}:retry:${jobId}`,
+    /** Feedback on one job (a list, removed with the job). */
+    jobFeedback: (jobId: string) => `${prefix}:feedback:job:${jobId}`,
+    /** Every feedback entry, oldest first: what `curator feedback export` reads. */
+    feedbackStream: `${prefix}:feedback`,
   };
 }

@@ -17,8 +17,9 @@ import {
 import { pools as allPools, childJobId, keys, poolForJobType, type Pool } from './names.ts';
 import { createRedis, logRedisErrors, type RedisErrorLog } from './connection.ts';
 import { decodeFailure, encodeFailure, jobDataSchema, type JobData, type JobReturn } from './job-data.ts';
-import { attemptsUsed } from './job-view.ts';
-import { childJobOptions, workerLockOptions, type QueueSettings } from './settings.ts';
+import { asProgress, attemptsUsed } from './job-view.ts';
+import { childJobOptions, jobTtlSeconds, workerLockOptions, type QueueSettings } from './settings.ts';
+import { reapExpiredJobs, scheduleRemoval } from './lifetime.ts';
 import { StageTracker } from './stage-tracker.ts';
 import { publishHeartbeat, removeHeartbeat } from './heartbeat.ts';
 import type { JobContext, StageHandler, StageHandlers } from './handlers.ts';
@@ -112,6 +113,7 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
 
   const contextFor = (job: CuratorJob, token: string | undefined, data: JobData, tracker: StageTracker, signal: AbortSignal): JobContext => ({
     id: job.id!,
+    owner: data.owner,
     signal,
     parent: data.parentId ? { id: data.parentId, card: data.card ?? null } : null,
     stage: (name, stageOptions, work) => tracker.run(name, stageOptions, work),
@@ -145,7 +147,8 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
         const info = decodeFailure(failed);
         throw new CuratorError(info.code, info.message, info.details ? { details: info.details } : {});
       }
-      const data: JobData = { request, submittedAt: new Date().toISOString(), parentId: job.id!, ...(childOptions.card ? { card: childOptions.card } : {}) };
+      const submittedAt = new Date().toISOString();
+      const data: JobData = { request, submittedAt, queuedAt: submittedAt, owner: job.data.owner, parentId: job.id!, ...(childOptions.card ? { card: childOptions.card } : {}) };
       await queues[pool].add(request.type, data, childJobOptions(settings, childId, { id: job.id!, queue: job.queueQualifiedName }));
       const waiting = tracker.stages.find((s) => s.status === 'pending');
       if (waiting) await tracker.markWaiting(waiting.name, `waiting for an ${pool} worker`);
@@ -167,8 +170,12 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
     const handler = options.handlers[type] as StageHandler<JobType> | undefined;
     const maxAttempts = job.opts.attempts ?? 1;
     const resumed = data.checkpoints !== undefined;
+    // A run that started before (a parent resuming after its child, a retry after a transient failure) keeps its start.
+    const startedBefore = asProgress(job.progress)?.startedAt;
+    const startedAt = startedBefore ?? Date.now();
     const secondsSinceSubmitted = () => Math.max(0, (Date.now() - job.timestamp) / 1000);
-    hooks.jobStarted?.({ id: jobId, type, pool, queueWaitSeconds: resumed ? null : Math.max(0, (Date.now() - Math.max(Date.parse(data.submittedAt), job.timestamp)) / 1000) });
+    const queuedAt = Date.parse(data.queuedAt ?? data.submittedAt);
+    hooks.jobStarted?.({ id: jobId, type, pool, queueWaitSeconds: resumed || startedBefore ? null : Math.max(0, (Date.now() - Math.max(queuedAt, job.timestamp)) / 1000) });
     const entry: ActiveJob = { type, tracker: null };
     active.set(jobId, entry);
     // Every start is matched by one settle, whatever way the attempt ends.
@@ -183,6 +190,11 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       }
       const markers = await commands.mget(k.cancelMarker(jobId), k.cancelMarker(data.parentId ?? jobId));
       if (markers.some(Boolean)) throw new CuratorError('canceled', 'The job was canceled');
+      // The deadline is the latest start: a job no worker started by then ends `expired` (never retried).
+      const deadline = data.request.deadline;
+      if (deadline && startedBefore === undefined && !resumed && attemptsUsed(job, false) === 0 && Date.parse(deadline) < Date.now()) {
+        throw new CuratorError('deadline_exceeded', `No worker started the job before its deadline (${new Date(deadline).toISOString()})`);
+      }
       const tracker = new StageTracker({
         stageNames: handler.stages(data.request),
         writeProgress: (progress) => job.updateProgress(progress).then(() => hooks.jobProgressed?.({ id: jobId, type, pool })),
@@ -191,6 +203,7 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
         prefix: settings.prefix,
         cacheTtlSeconds: settings.ttlSeconds,
         signal: abort,
+        startedAt,
       });
       entry.tracker = tracker;
       for (const saved of Object.values(data.checkpoints ?? {})) tracker.restoreFinished(saved.stages);
@@ -207,6 +220,8 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       if (handingBack && abort.aborted) {
         // Shutting down: give the job back untouched so another worker runs it from the start.
         settled = { outcome: 'handed-back', error: null, attempts: attemptsUsed(job, false) };
+        // It starts over on the next worker: it waits in the queue as a job not yet started.
+        await job.updateProgress(0).catch(() => undefined);
         await job.moveToWait(token);
         logger.info({ jobId, type }, 'job handed back to the queue');
         throw new WaitingError();
@@ -226,6 +241,11 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       throw new Error(encodeFailure(info));
     } finally {
       active.delete(jobId);
+      if (!data.parentId && (settled.outcome === 'succeeded' || settled.outcome === 'failed' || settled.outcome === 'canceled')) {
+        // A finished job is kept for its ttl, then reaped with its listing entries.
+        const expiresAt = Date.now() + jobTtlSeconds(settings, data.request) * 1000;
+        await scheduleRemoval(commands, settings.prefix, { pool, owner: data.owner, type, id: jobId }, expiresAt).catch((error: Error) => logger.warn({ err: error, jobId }, 'could not schedule the removal of a finished job'));
+      }
       hooks.jobSettled?.({ id: jobId, type, pool, ...settled, secondsSinceSubmitted: secondsSinceSubmitted() });
     }
   };
@@ -273,8 +293,17 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       logger.warn({ err: error }, 'heartbeat failed');
     }
   };
+  // Jobs past their ttl are removed by whichever worker looks first (each heartbeat).
+  let reaping: Promise<unknown> = Promise.resolve();
+  const reap = () =>
+    (reaping = reapExpiredJobs(commands, settings.prefix, queues)
+      .then((removed) => removed > 0 && logger.info({ removed }, 'removed jobs past their ttl'))
+      .catch((error: Error) => logger.warn({ err: error }, 'removing jobs past their ttl failed')));
   await beat();
-  const timer = setInterval(() => void beat(), options.heartbeatMs);
+  const timer = setInterval(() => {
+    void beat();
+    void reap();
+  }, options.heartbeatMs);
   for (const worker of workers) void worker.run();
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
@@ -294,6 +323,7 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
       }
       clearTimeout(graceTimer);
       clearInterval(timer);
+      await reaping;
       await subscriber.quit().catch(() => undefined);
       await removeHeartbeat(commands, settings.prefix, id).catch(() => undefined);
       await Promise.all(allPools.map((pool) => queues[pool].close()));

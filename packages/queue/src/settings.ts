@@ -17,14 +17,26 @@ export function queueSettingsFromEnv(env: Pick<Env, 'REDIS_URL' | 'QUEUE_PREFIX'
   return { redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, attempts: env.JOB_ATTEMPTS, backoffMs: env.JOB_BACKOFF_MS, ttlSeconds: env.JOB_TTL_SECONDS };
 }
 
+/**
+ * BullMQ removes finished jobs by age only as a backstop, past the longest ttl a job may ask for:
+ * its age rule is not per job (a job finishing with `removeOnComplete: { age }` removes every
+ * finished job older than that age), so each job's own ttl is kept by `reapExpiredJobs` instead.
+ */
+export const finishedJobBackstopSeconds = 366 * 24 * 3600;
+
+/** How long a job is kept after it finished: its own `ttlSeconds`, or the deployment's. */
+export function jobTtlSeconds(settings: QueueSettings, request: { ttlSeconds?: number | undefined }): number {
+  return request.ttlSeconds ?? settings.ttlSeconds;
+}
+
 /** The options of every job, top-level or child (the one place they are stated). */
 export function jobOptions(settings: QueueSettings, id: string): JobsOptions {
   return {
     jobId: id,
     attempts: settings.attempts,
     backoff: { type: 'exponential', delay: settings.backoffMs },
-    removeOnComplete: { age: settings.ttlSeconds },
-    removeOnFail: { age: settings.ttlSeconds },
+    removeOnComplete: { age: finishedJobBackstopSeconds },
+    removeOnFail: { age: finishedJobBackstopSeconds },
   };
 }
 

@@ -38,6 +38,8 @@ export interface StageTrackerOptions {
   prefix: string;
   cacheTtlSeconds: number;
   signal: AbortSignal;
+  /** When a worker first started this run of the job (epoch ms), written with every progress. */
+  startedAt: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export class StageTracker {
   private readonly prefix: string;
   private readonly cacheTtlSeconds: number;
   private readonly signal: AbortSignal;
+  private readonly startedAt: number;
   private current: { index: number; fraction: number; detail: string | undefined } | null = null;
   private lastWrite = 0;
   private pendingWrite: NodeJS.Timeout | null = null;
@@ -64,6 +67,7 @@ export class StageTracker {
     this.prefix = options.prefix;
     this.cacheTtlSeconds = options.cacheTtlSeconds;
     this.signal = options.signal;
+    this.startedAt = options.startedAt;
     this.stages = options.stageNames.map((name) => ({ name, status: 'pending', durationMs: null, cached: false }));
   }
 
@@ -83,6 +87,8 @@ export class StageTracker {
       if (cached) {
         const outcome = JSON.parse(cached) as StageOutcome<T>;
         if (!options.validateCached || (await options.validateCached(outcome.value))) {
+          // A value in use stays: a rerun of this job within its ttl finds it too.
+          await this.redis.expire(cacheKey, this.cacheTtlSeconds).catch(() => undefined);
           this.finishStage(stage, outcome, 0, true);
           await this.flush();
           return outcome.value;
@@ -175,6 +181,7 @@ export class StageTracker {
       stage: running?.name ?? null,
       ...(this.current?.detail ? { detail: this.current.detail } : {}),
       stages: this.stages.map((s) => ({ ...s })),
+      startedAt: this.startedAt,
     };
     // Writes go out in order, so a late write never overwrites a newer one.
     this.writing = this.writing.then(() => this.writeProgress(progress)).then(
@@ -191,12 +198,12 @@ export class StageTracker {
   }
 }
 
-function hashOf(value: unknown): string {
+export function hashOf(value: unknown): string {
   return createHash('sha256').update(stableStringify(value)).digest('hex');
 }
 
 /** JSON with sorted keys, so equal inputs hash equal whatever their key order. */
-function stableStringify(value: unknown): string {
+export function stableStringify(value: unknown): string {
   if (value === undefined) return 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   if (value && typeof value === 'object') {

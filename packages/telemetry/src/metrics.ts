@@ -47,6 +47,8 @@ export interface GatewayMetrics extends CommonMetrics {
   jobsSubmitted: Counter<'type'>;
   /** Cancel requests accepted, whether the job was queued or running (a running one also ends as failed/canceled on its worker). */
   jobsCanceled: Counter<'type'>;
+  /** Ratings clients gave (`POST /jobs/:id/feedback`): job type, what was rated, and the rating 1..5. */
+  feedback: Counter<'type' | 'field' | 'rating'>;
   /** Sampled from the source on every scrape; the KEDA autoscaler reads `state=~"waiting|prioritized"`. */
   queueDepth: Gauge<'queue' | 'state'>;
   /** `state` is `alive` or `ready`, sampled from the worker count source on every scrape. */
@@ -181,6 +183,12 @@ function gatewayMetrics(registers: Registry[], sourceErrors: Counter<'source'>):
       name: 'curator_jobs_canceled_total',
       help: 'Jobs canceled at a client request, by job type.',
       labelNames: ['type'] as const,
+      registers,
+    }),
+    feedback: new Counter({
+      name: 'curator_feedback_total',
+      help: 'Feedback ratings on jobs, by job type, the field rated and the rating (1..5).',
+      labelNames: ['type', 'field', 'rating'] as const,
       registers,
     }),
     queueDepth,

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { fastifySSE } from '@fastify/sse';
 import { errorBodySchema, jobEventSchema, type JobEvent, type StoredJobView } from '@curator/contracts';
 import { isJobId, type JobQueues } from '@curator/queue';
-import { idParams, jobNotFound } from './jobs.ts';
-import { isFinished, versionOf, type JobViews } from '../views.ts';
+import { idParams } from './jobs.ts';
+import { followJob, jobNotFound, versionOf, viewerOf, type JobViews } from '../views.ts';
 
 /** A comment line every this often keeps proxies from closing a quiet stream. */
 export const defaultHeartbeatMs = 15_000;
@@ -12,7 +12,7 @@ const reconnectMs = 2_000;
 
 function eventName(view: StoredJobView, first: boolean): JobEvent['event'] {
   if (view.status === 'succeeded') return 'completed';
-  if (view.status === 'failed' || view.status === 'canceled') return view.status;
+  if (view.status === 'failed' || view.status === 'canceled' || view.status === 'expired') return view.status;
   return first ? 'snapshot' : 'progress';
 }
 
@@ -44,33 +44,22 @@ export const eventRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; views: JobV
     handler: async (request, reply) => {
       const { id } = request.params;
       if (!isJobId(id)) throw jobNotFound(id);
-      // Subscribe before the first read, so no change can fall between the two.
-      const watch = queues.watch(id);
-      try {
-        let view = await queues.get(id);
-        if (!view) throw jobNotFound(id);
-        const closed = new Promise<'closed'>((resolve) => reply.sse.onClose(() => resolve('closed')));
-        let sent = reply.sse.lastEventId;
-        for (let first = true; ; first = false) {
-          const version = versionOf(view);
-          if (version !== sent) {
-            const event = eventName(view, first);
-            await reply.sse.send({ id: version, event, data: { event, job: await views.toPublic(view) } satisfies JobEvent, ...(first ? { retry: reconnectMs } : {}) });
-            sent = version;
-          }
-          if (isFinished(view) || !reply.sse.isConnected) return;
-          if ((await Promise.race([watch.changed().then(() => 'changed' as const), closed])) === 'closed') return;
-          // A job removed meanwhile (its TTL passed) ends the stream with the last state sent. If Redis went
-          // away, the stream ends too: the client reconnects with Last-Event-ID and misses nothing.
-          const next = await queues.get(id).catch((error: Error) => {
-            request.log.info({ err: error, jobId: id }, 'event stream ended: the job could not be read');
-            return null;
-          });
-          if (!next) return;
-          view = next;
+      const closed = new AbortController();
+      reply.sse.onClose(() => closed.abort());
+      let sent = reply.sse.lastEventId;
+      let first = true;
+      // A job removed meanwhile (its TTL passed) ends the stream with the last state sent. If Redis went
+      // away, the stream ends too: the client reconnects with Last-Event-ID and misses nothing.
+      const lost = (error: Error | null) => request.log.info({ ...(error ? { err: error } : {}), jobId: id }, 'event stream ended: the job could not be read');
+      for await (const view of followJob(queues, id, viewerOf(request.caller), closed.signal, lost)) {
+        const version = versionOf(view);
+        if (version !== sent) {
+          const event = eventName(view, first);
+          await reply.sse.send({ id: version, event, data: { event, job: await views.toPublic(view) } satisfies JobEvent, ...(first ? { retry: reconnectMs } : {}) });
+          sent = version;
         }
-      } finally {
-        watch.close();
+        first = false;
+        if (!reply.sse.isConnected) closed.abort();
       }
     },
   });
