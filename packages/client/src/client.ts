@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   batchAcceptedSchema,
   feedbackSchema,
@@ -110,9 +110,6 @@ export const isFinished = (job: Pick<JobView, 'status'>): boolean => terminalSta
 /** What a submit with `wait` answered: the finished job (200), or the job still queued or running (202). */
 export const isJobView = (value: JobAccepted | JobView): value is JobView => 'stages' in value;
 
-/** What `POST /jobs/:id/retry` answers: the job accepted again under its own id. */
-const retryAnswerSchema = z.union([jobAcceptedSchema, jobViewSchema]);
-
 type Method = 'GET' | 'POST';
 interface SendOptions extends RequestOptions {
   body?: unknown;
@@ -162,12 +159,14 @@ export class CuratorClient {
 
   /**
    * Submits and resolves with the finished job (succeeded, failed, canceled or expired: it does not
-   * throw for a failed job): answered at once when the job ends within `wait` seconds (`Prefer:
-   * wait`), else followed with `wait()`.
+   * throw for a failed job). Without `onUpdate` the server is asked to hold its answer until the job
+   * ends (`Prefer: wait`, `wait` seconds or the server's default); a job still running then, or any
+   * job when `onUpdate` wants every state on the way, is followed with `wait()`.
    */
   async run(request: JobRequestInput, options: SubmitOptions & Pick<WaitOptions, 'onUpdate' | 'via'> = {}): Promise<JobView> {
     const { onUpdate, via, ...submitOptions } = options;
-    const answer = await this.submit(request, { ...submitOptions, wait: submitOptions.wait ?? true });
+    const wait = submitOptions.wait ?? (onUpdate ? undefined : true);
+    const answer = await this.submit(request, { ...submitOptions, ...(wait === undefined ? {} : { wait }) });
     if (isJobView(answer) && isFinished(answer)) {
       onUpdate?.(answer);
       return answer;
@@ -224,17 +223,18 @@ export class CuratorClient {
 
   /**
    * `POST /jobs/:id/rerun`: a new job with the original's input and its params with `overrides`
-   * merged over them; stages whose inputs did not change are reused (`reusedStages`).
+   * merged over them; stages whose inputs did not change are reused (`reusedStages`). Carries an
+   * Idempotency-Key like `submit`, so its automatic retries cannot make a second rerun.
    */
-  async rerun(id: string, overrides: RerunInput = {}, options: RequestOptions = {}): Promise<RerunAccepted> {
-    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/rerun`, { ...options, body: overrides });
+  async rerun(id: string, overrides: RerunInput = {}, options: Omit<SubmitOptions, 'wait'> = {}): Promise<RerunAccepted> {
+    const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/rerun`, { ...options, body: overrides, headers: submitHeaders(options), repeatable: true });
     return this.#parse(response, rerunAcceptedSchema, `The rerun of job ${id}`);
   }
 
-  /** `POST /jobs/:id/retry`: a failed or expired job runs again under the same id (409 `job_not_retryable` otherwise). */
-  async retry(id: string, options: RequestOptions = {}): Promise<JobAccepted | JobView> {
+  /** `POST /jobs/:id/retry`: a failed or expired job runs again under the same id (409 `job_not_retryable` otherwise); the job as it is then. */
+  async retry(id: string, options: RequestOptions = {}): Promise<JobView> {
     const response = await this.#send('POST', `/jobs/${encodeURIComponent(id)}/retry`, options);
-    return this.#parse(response, retryAnswerSchema, `The retry of job ${id}`);
+    return this.#parse(response, jobViewSchema, `The retry of job ${id}`);
   }
 
   /** `POST /jobs/:id/feedback`: a 1-5 rating of the job (or of one of its fields), with an optional comment. */
