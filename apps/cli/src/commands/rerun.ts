@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { RerunInput } from '@curator/client';
 import { withClient, withConnectionOptions, type ConnectionOptions } from '../api.ts';
 import { showStarted, withFollowOptions, type FollowFlags } from '../job-follow.ts';
-import { jobOptionsFromFlags, paramsFromOptions, withJobOptionFlags, withParamOptions, type JobOptionFlags, type ParamOptions } from '../job-request.ts';
+import { cancelAfterSeconds, jobOptionsFromFlags, withCancelAfterFlag, paramsFromOptions, withJobOptionFlags, withParamOptions, type JobOptionFlags, type ParamOptions } from '../job-request.ts';
 import { processIo, type CliIo } from '../output.ts';
 
 /**
@@ -16,12 +16,19 @@ export function registerRerunCommand(program: Command, io: CliIo = processIo): v
     .argument('<id>', 'the job to rerun');
   withParamOptions(command);
   withJobOptionFlags(command);
+  withCancelAfterFlag(command);
+  command.option('--idempotency-key <key>', 'sent as Idempotency-Key (default: a new random key; retries of this rerun reuse it)');
   withFollowOptions(command);
-  withConnectionOptions(command).action(async (id: string, flags: ConnectionOptions & FollowFlags & ParamOptions & JobOptionFlags) => {
+  type RerunFlags = ConnectionOptions & FollowFlags & ParamOptions & JobOptionFlags & { cancelAfter?: string; idempotencyKey?: string };
+  withConnectionOptions(command).action(async (id: string, flags: RerunFlags) => {
     await withClient(io, flags, async (client) => {
       const params = paramsFromOptions(flags);
       const overrides = { ...(Object.keys(params).length > 0 ? { params } : {}), ...jobOptionsFromFlags(flags) };
-      const accepted = await client.rerun(id, overrides as RerunInput);
+      const cancelAfter = cancelAfterSeconds(flags);
+      const accepted = await client.rerun(id, overrides as RerunInput, {
+        ...(flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey }),
+        ...(cancelAfter === undefined ? {} : { cancelAfterSeconds: cancelAfter }),
+      });
       await showStarted(io, client, accepted, flags);
     });
   });
