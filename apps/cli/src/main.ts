@@ -9,13 +9,14 @@ import { registerWatchCommand } from './commands/watch.ts';
 import { registerCancelCommand } from './commands/cancel.ts';
 import { registerRerunCommand } from './commands/rerun.ts';
 import { registerRetryCommand } from './commands/retry.ts';
+import { registerKeysCommand } from './commands/keys.ts';
 import { registerFeedbackCommand } from './commands/feedback.ts';
 
 const program = new Command('curator').description('Curator: news article in, publishable card out').showHelpAfterError();
 
-// The job commands only speak HTTP to a gateway: they start without loading the gateway, the worker
-// and the model code (seconds of imports) that the other commands need.
-const httpOnlyCommands = new Set(['submit', 'status', 'watch', 'cancel', 'rerun', 'retry', 'feedback']);
+// The job commands only speak HTTP to a gateway (and `keys` only Redis): they start without loading
+// the gateway, the worker and the model code (seconds of imports) that the other commands need.
+const httpOnlyCommands = new Set(['submit', 'status', 'watch', 'cancel', 'rerun', 'retry', 'keys', 'feedback']);
 if (!httpOnlyCommands.has(process.argv[2] ?? '')) {
   const [start, extract, models, config] = await Promise.all([
     import('./commands/start.ts'),
@@ -34,6 +35,7 @@ registerWatchCommand(program);
 registerCancelCommand(program);
 registerRerunCommand(program);
 registerRetryCommand(program);
+registerKeysCommand(program);
 registerFeedbackCommand(program);
 
 try {

@@ -10,6 +10,9 @@ import { callerDecorator } from './caller.ts';
 import { jsonBodies } from './plugins/body.ts';
 import { corsPolicy } from './plugins/cors.ts';
 import { rateLimiting } from './plugins/rate-limit.ts';
+import { accessControl } from './plugins/access.ts';
+import { securityHeaders } from './plugins/security.ts';
+import { ContentPolicy, DailyJobQuota, KeyStore, contentPolicyFromEnv } from '@curator/access';
 import { httpMetrics } from './plugins/http-metrics.ts';
 import { apiDocs } from './plugins/docs.ts';
 import { systemRoutes } from './plugins/system.ts';
@@ -29,6 +32,10 @@ export interface GatewayDependencies {
   jobTypes?: readonly JobType[];
   /** Heartbeat comments on event streams (default 15 s). */
   sseHeartbeatMs?: number;
+  /** The rate limit's counting window (default a minute: RATE_LIMIT_PER_MINUTE); tests shorten it to see a reset. */
+  rateLimitWindowMs?: number;
+  /** The deployment's content policy (default: from CONTENT_POLICY_* in env). */
+  contentPolicy?: ContentPolicy;
 }
 
 export type Gateway = FastifyInstance<any, any, any, any, ZodTypeProvider>;
@@ -60,8 +67,10 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(errorHandling);
   await app.register(callerDecorator);
   await app.register(jsonBodies);
+  await app.register(securityHeaders, { hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS });
   await app.register(corsPolicy, { origins: env.CORS_ORIGINS });
-  await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, queues, prefix: env.QUEUE_PREFIX });
+  await app.register(accessControl, { keys: new KeyStore(queues.redis, env.QUEUE_PREFIX), quota: new DailyJobQuota(queues.redis, env.QUEUE_PREFIX), contentPolicy: deps.contentPolicy ?? contentPolicyFromEnv(env) });
+  await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, redis: queues.redis, prefix: env.QUEUE_PREFIX, ...(deps.rateLimitWindowMs ? { windowMs: deps.rateLimitWindowMs } : {}) });
   await app.register(httpMetrics, { metrics, queues });
   await app.register(apiDocs);
   await app.register(systemRoutes, { queues, storage, jobTypes });

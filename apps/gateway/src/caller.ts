@@ -43,11 +43,20 @@ export function seesAllJobs(caller: Caller): boolean {
   return caller.scopes.has('admin');
 }
 
-/** A route's guard: 403 `forbidden` unless the caller's key has `scope` (admin has every scope). */
+/**
+ * Whether the caller may do what `scope` allows. `admin` implies every scope; `submit` implies
+ * `read` (of the caller's own jobs: a key that creates jobs can follow them, and the job reaches it
+ * through `Prefer: wait` and webhooks anyway).
+ */
+export function hasScope(caller: Caller, scope: ApiKeyScope): boolean {
+  const { scopes } = caller;
+  return scopes.has(scope) || scopes.has('admin') || (scope === 'read' && scopes.has('submit'));
+}
+
+/** A route's guard: 403 `forbidden` unless the caller may do what `scope` allows (see `hasScope`). */
 export function requireScope(scope: ApiKeyScope) {
   return async (request: FastifyRequest): Promise<void> => {
-    const { scopes } = request.caller;
-    if (!scopes.has(scope) && !scopes.has('admin')) {
+    if (!hasScope(request.caller, scope)) {
       throw new CuratorError('forbidden', `This API key lacks the "${scope}" scope`);
     }
   };

@@ -69,7 +69,8 @@ test('the API, its docs and its JSON 404 are untouched; the studio is not in the
   assert.equal(traversal.statusCode, 404);
   const health = await app.inject({ method: 'GET', url: '/healthz' });
   assert.equal(health.statusCode, 200);
-  assert.equal(health.headers['content-security-policy'], undefined);
+  // The API keeps its own policy (nothing may load or frame an API answer), never the studio's.
+  assert.equal(health.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
   const openapi = JSON.parse((await app.inject({ method: 'GET', url: '/docs/json' })).body) as { paths: Record<string, unknown> };
   assert.ok(openapi.paths['/jobs']);
   assert.deepEqual(Object.keys(openapi.paths).filter((path) => path === '/' || path.startsWith('/assets')), []);

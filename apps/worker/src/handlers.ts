@@ -3,6 +3,7 @@ import type { ObjectStorage } from '@curator/storage';
 import type { WorkerMetrics } from '@curator/telemetry';
 import type { FetchOptions } from '@curator/articles';
 import { curateHeadlineGeneration, curateImageParams, curateImagePrompt, curateSummaryGeneration, stageNames, type JobContext, type StageHandlers } from '@curator/queue';
+import { contentPolicyError, generatedContent, type ContentCheck } from '@curator/access';
 import type { ModelHost } from './model-host.ts';
 import { articleStage, cardStage, classifyStage, generateStage, imageStage, type PipelineContext } from './pipelines.ts';
 
@@ -12,6 +13,8 @@ export interface HandlerDependencies {
   storage: ObjectStorage;
   metrics: WorkerMetrics;
   fetchOptions: FetchOptions;
+  /** The content policy for the jobs of an owner (an API key id; null: the deployment's alone). */
+  contentPolicy: (owner: string | null) => Promise<ContentCheck>;
 }
 
 /**
@@ -86,6 +89,9 @@ export function createHandlers(deps: HandlerDependencies): StageHandlers {
         });
         // The article's own title when asked for and there is one; the generated headline otherwise.
         const cardText = params.cardText === 'title' && text.title ? text.title : text.headline;
+        // Generated text passes the content policy before any image is drawn from it.
+        const violation = (await deps.contentPolicy(job.owner)).check(generatedContent({ ...text, cardText }));
+        if (violation) throw contentPolicyError(violation, `The content policy refuses the generated ${violation.path}: no image was generated`);
         const images = await job.runChild({ type: 'text-to-image', input: { prompt: curateImagePrompt(params, text.summary) }, params: curateImageParams(params) }, { card: { text: cardText } });
         return {
           ...text,

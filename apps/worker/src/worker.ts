@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { availableJobTypes, type JobType, type WorkerHeartbeat } from '@curator/contracts';
 import type { Env } from '@curator/config';
 import { modelOverridesFromEnv } from '@curator/models';
-import { queueSettingsFromEnv, startJobRuntime } from '@curator/queue';
+import { createRedis, queueSettingsFromEnv, startJobRuntime } from '@curator/queue';
+import { KeyStore, contentPolicyFromEnv, policyForOwner } from '@curator/access';
 import type { ObjectStorage } from '@curator/storage';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import { ModelHost } from './model-host.ts';
@@ -44,8 +45,12 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
     sessionOptions: env.CURATOR_SESSION_OPTIONS,
     sentimentPreprocessing: env.SENTIMENT_PREPROCESSING,
   });
+  // Keys' own content policies are read from Redis when a curate job reaches its image.
+  const accessRedis = createRedis(env.REDIS_URL, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  accessRedis.on('error', () => undefined);
   try {
     const handlers = createHandlers({
+      contentPolicy: policyForOwner(contentPolicyFromEnv(env), new KeyStore(accessRedis, env.QUEUE_PREFIX)),
       models,
       modelSet: env.CURATOR_MODELS,
       storage: deps.storage,
@@ -75,11 +80,13 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
         (closing ??= (async () => {
           await runtime.close();
           await models.close();
+          accessRedis.disconnect();
           logger.info({ id: runtime.id }, 'worker stopped');
         })()),
     };
   } catch (error) {
     await models.close();
+    accessRedis.disconnect();
     throw error;
   }
 }

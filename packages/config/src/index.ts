@@ -138,13 +138,42 @@ export const variables = {
   EXTRACT_THREADS: { schema: int(1, 64), default: '2', doc: 'Article extraction threads per process; more concurrent extractions wait for a free one.' },
   BATCH_MAX_SIZE: { schema: int(1, 256), default: '16', doc: 'Micro-batcher: most requests in one model batch.' },
   BATCH_MAX_DELAY_MS: { schema: int(0, 1000), default: '5', doc: 'Micro-batcher: longest wait to fill a batch.' },
-  RATE_LIMIT_PER_MINUTE: { schema: int(0, 1000000), default: '0', doc: 'Per-client request limit on the gateway (0: off), counted in Redis so every gateway replica shares it.' },
+  RATE_LIMIT_PER_MINUTE: {
+    schema: int(0, 1000000),
+    default: '0',
+    doc: "Requests per minute per API key (a key's own `--rate-limit` takes precedence) and per client IP for anonymous calls (0: off), counted in Redis so every gateway replica shares it; `429 rate_limited` with `Retry-After` and `RateLimit-*` headers.",
+  },
   TRUST_PROXY: {
     schema: trustProxy,
     default: 'false',
     doc: 'Proxies whose `X-Forwarded-For` the gateway believes (client IP for rate limits and logs): `false` (none), a hop count, or comma-separated addresses/CIDRs. `true` trusts anyone and lets clients choose their own IP.',
   },
   CORS_ORIGINS: { schema: z.string().default('').pipe(list).pipe(z.array(origin)), default: undefined, doc: 'Browser origins allowed to call the API cross-origin, comma-separated (`https://app.example.com`). Unset: same-origin only.' },
+  // Access (API keys are managed with `curator keys`, in Redis; see docs/security.md).
+  HSTS_MAX_AGE_SECONDS: { schema: int(0, 63072000), default: '0', doc: 'Gateway: `Strict-Transport-Security: max-age=N; includeSubDomains` on every response (0: not sent). Set it only where clients reach the gateway over HTTPS.' },
+  CONTENT_POLICY_TERMS: {
+    schema: z.string().default('').pipe(list),
+    default: undefined,
+    doc: 'Terms (words or phrases, comma-separated) refused in text-to-image prompts, negative prompts and curate image prefixes (`422 content_policy`) and in a curate job\'s generated text before its image (the job fails `content_policy`). Matched as whole words whatever the case, accents, spacing or punctuation.',
+  },
+  CONTENT_POLICY_PATTERNS: {
+    schema: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (!text) return [];
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of strings' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.array(z.string().min(1).max(1000)).max(1000)),
+    default: undefined,
+    doc: 'Regular expressions (RE2 syntax, a JSON array: `["\\\\bfoo\\\\d+"]`) refused like CONTENT_POLICY_TERMS, case-insensitive, run by a linear-time engine (no pattern can stall a check).',
+  },
+  CONTENT_POLICY_FILE: { schema: z.string().optional(), default: undefined, doc: 'JSON file `{ "terms": [...], "patterns": [...] }` added to CONTENT_POLICY_TERMS and CONTENT_POLICY_PATTERNS (for long lists).' },
   REDIS_COMMAND_TIMEOUT_MS: { schema: int(50, 60000), default: '2000', doc: 'Gateway: longest wait for a Redis command; past it, or while Redis is down, requests answer `503 queue_unavailable` with `Retry-After`.' },
   CURATOR_URL: { schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }), default: 'http://localhost:8080', doc: 'The gateway the `curator` job commands (`submit`, `status`, `watch`, `cancel`, `rerun`, `retry`) call; `--url` overrides it.' },
   CURATOR_API_KEY: { schema: z.string().optional(), default: undefined, doc: 'API key the `curator` job commands send as `Authorization: Bearer`; `--api-key` overrides it.' },

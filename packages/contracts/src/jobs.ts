@@ -487,7 +487,9 @@ export const workerHeartbeatSchema = z
     ready: z.boolean(),
     concurrency: z.int(),
     models: z.array(loadedModelSchema),
-    jobs: z.array(z.object({ id: z.string(), type: jobTypeSchema, stage: z.string().nullable() })),
+    jobs: z
+      .array(z.object({ id: z.string().optional().describe('Only for admin callers (and an open gateway): the jobs of other callers are theirs.'), type: jobTypeSchema, stage: z.string().nullable() }))
+      .describe('The jobs in flight on this worker.'),
     startedAt: z.iso.datetime(),
     lastSeen: z.iso.datetime(),
     version: z.string(),

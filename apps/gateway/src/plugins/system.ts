@@ -1,9 +1,18 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { workersResponseSchema, type JobType } from '@curator/contracts';
+import { workersResponseSchema, type JobType, type WorkerHeartbeat } from '@curator/contracts';
 import type { JobQueues } from '@curator/queue';
 import type { ObjectStorage } from '@curator/storage';
 import { checkReadiness } from '../readiness.ts';
+import { seesAllJobs } from '../caller.ts';
+
+/**
+ * A worker as a caller without `admin` sees it: what it runs and how busy it is, but not the ids of
+ * the jobs in flight (other callers' jobs: with an id one could read or cancel them).
+ */
+function withoutJobIds(worker: WorkerHeartbeat): WorkerHeartbeat {
+  return { ...worker, jobs: worker.jobs.map(({ type, stage }) => ({ type, stage })) };
+}
 
 const readinessSchema = z
   .object({ ready: z.boolean(), checks: z.object({ redis: z.string(), storage: z.string(), workers: z.string() }), reasons: z.array(z.string()) })
@@ -24,7 +33,10 @@ export const systemRoutes: FastifyPluginAsyncZod<{ queues: JobQueues; storage: O
   });
 
   app.get('/workers', {
-    schema: { tags: ['system'], summary: 'Live workers from their heartbeats', response: { 200: workersResponseSchema } },
-    handler: async () => ({ workers: await queues.workers() }),
+    schema: { tags: ['system'], summary: 'Live workers from their heartbeats (job ids of the jobs in flight for admin callers only)', response: { 200: workersResponseSchema } },
+    handler: async (request) => {
+      const workers = await queues.workers();
+      return { workers: seesAllJobs(request.caller) ? workers : workers.map(withoutJobIds) };
+    },
   });
 };
