@@ -9,6 +9,7 @@ import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import { ModelHost } from './model-host.ts';
 import { createHandlers } from './handlers.ts';
 import { metricsHooks } from './metrics-hooks.ts';
+import { combineHooks, startWorkerWebhooks, webhookSecretsFrom, type WorkerWebhooks } from './webhooks.ts';
 
 export interface WorkerDependencies {
   env: Env;
@@ -48,7 +49,10 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
   // Keys' own content policies are read from Redis when a curate job reaches its image.
   const accessRedis = createRedis(env.REDIS_URL, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   accessRedis.on('error', () => undefined);
+  let webhooks: WorkerWebhooks | null = null;
   try {
+    // Webhook messages of every job, whatever pool it ran in, signed with its owner's secret.
+    webhooks = await startWorkerWebhooks({ env, storage: deps.storage, logger, secrets: webhookSecretsFrom(env, new KeyStore(accessRedis, env.QUEUE_PREFIX)) });
     const handlers = createHandlers({
       contentPolicy: policyForOwner(contentPolicyFromEnv(env), new KeyStore(accessRedis, env.QUEUE_PREFIX)),
       models,
@@ -68,7 +72,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       heartbeatMs: env.WORKER_HEARTBEAT_MS,
       describe: () => ({ jobTypes: models.jobTypes, device: models.device.device, models: models.describe() }),
       logger,
-      hooks: metricsHooks(metrics, models),
+      hooks: combineHooks(metricsHooks(metrics, models), webhooks.hooks),
     });
     logger.info({ id: runtime.id, pools: env.WORKER_POOLS, jobTypes: models.jobTypes, device: models.device.device, concurrency: env.WORKER_CONCURRENCY, models: env.CURATOR_MODELS }, 'worker ready');
     let closing: Promise<void> | null = null;
@@ -79,12 +83,14 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       close: () =>
         (closing ??= (async () => {
           await runtime.close();
+          await webhooks?.close();
           await models.close();
           accessRedis.disconnect();
           logger.info({ id: runtime.id }, 'worker stopped');
         })()),
     };
   } catch (error) {
+    await webhooks?.close();
     await models.close();
     accessRedis.disconnect();
     throw error;
