@@ -3,6 +3,9 @@ import type { Redis } from 'ioredis';
 import { pools, parentOfChildId } from './names.ts';
 import { createRedis, logRedisErrors, type RedisErrorLog } from './connection.ts';
 
+/** How long a reader's close may take once its connection ended. */
+const closeGraceMs = 1000;
+
 /** BullMQ events that mean a job's view may have changed. */
 const changeEvents = ['waiting', 'active', 'progress', 'completed', 'failed', 'delayed', 'waiting-children', 'stalled', 'retries-exhausted', 'removed'] as const;
 
@@ -107,8 +110,15 @@ export class JobEvents {
   async close(): Promise<void> {
     for (const set of this.listeners.values()) for (const listener of set) listener();
     if (!this.readers) return;
-    await Promise.all(this.readers.map(({ events }) => events.close().catch(() => undefined)));
+    const closed = Promise.all(this.readers.map(({ events }) => events.close().catch(() => undefined)));
+    // BullMQ does not close a connection it was handed: ending it stops the reader's XREAD. BullMQ's own
+    // close sometimes never resolves (about one close in four after Redis restarted under it, seen in
+    // apps/gateway/test/redis-outage.test.ts), so it gets a second at most once its connection is gone:
+    // nothing is read after that anyway.
     for (const { connection } of this.readers) connection.disconnect();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, closeGraceMs)))]);
+    clearTimeout(timer);
     this.readers = null;
   }
 }
