@@ -20,7 +20,6 @@ import { jobRoutes } from './plugins/jobs.ts';
 import { jobActionRoutes } from './plugins/job-actions.ts';
 import { eventRoutes } from './plugins/events.ts';
 import { webStudio, webStudioOptionsFromEnv } from './plugins/web.ts';
-import { webhookAdmission, webhookAdmissionFromEnv } from './plugins/webhooks.ts';
 import { JobViews } from './views.ts';
 
 export interface GatewayDependencies {
@@ -70,12 +69,11 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(jsonBodies);
   await app.register(securityHeaders, { hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS });
   await app.register(corsPolicy, { origins: env.CORS_ORIGINS });
-  // Before the access plugin's quota charge: a webhook refused at submission costs no quota.
-  await app.register(webhookAdmission, webhookAdmissionFromEnv(env));
   await app.register(accessControl, { keys: new KeyStore(queues.redis, env.QUEUE_PREFIX), quota: new DailyJobQuota(queues.redis, env.QUEUE_PREFIX), contentPolicy: deps.contentPolicy ?? contentPolicyFromEnv(env) });
   await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, redis: queues.redis, prefix: env.QUEUE_PREFIX, ...(deps.rateLimitWindowMs ? { windowMs: deps.rateLimitWindowMs } : {}) });
-  await app.register(httpMetrics, { metrics, queues });
+  // Before every route it documents (@fastify/swagger sees the routes registered after it).
   await app.register(apiDocs);
+  await app.register(httpMetrics, { metrics, queues });
   await app.register(systemRoutes, { queues, storage, jobTypes });
   await app.register(jobRoutes, { queues, views, metrics, links: queues.links, maxArticleChars: env.MAX_ARTICLE_CHARS, jobTypes: new Set(jobTypes), preferWaitMaxSeconds: env.PREFER_WAIT_MAX_SECONDS });
   await app.register(jobActionRoutes, { queues, views, metrics, links: queues.links, jobTypes: new Set(jobTypes) });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { z } from 'zod';
 import { renderMetrics, type GatewayMetrics } from '@curator/telemetry';
 import { pools, type JobQueues } from '@curator/queue';
 
@@ -20,7 +21,12 @@ export const httpMetrics = fp(
         ready: workers.filter((w) => w.pools.includes(pool) && w.ready).length,
       }));
     });
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const metricsSchema = {
+      tags: ['system'],
+      summary: 'Prometheus metrics of this gateway (text exposition format; docs/metrics.md)',
+      response: { 200: { description: 'The metrics, for a Prometheus scrape.', content: { 'text/plain': { schema: z.string() } } } },
+    };
+    app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
       const rendered = await renderMetrics(metrics.registry);
       return reply.type(rendered.contentType).send(rendered.body);
     });
