@@ -3,7 +3,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { curateParamsSchema, imageParamsSchema, jobRequestSchema } from '@curator/contracts';
-import { allKnobs, changedKnobs, draftFromRequest, emptyDraft, imageKnobs, requestFromDraft, textKnobs, validateRequest, type NumberKnob } from '../ui/knobs.ts';
+import {
+  allKnobs,
+  changedKnobs,
+  draftFromRequest,
+  emptyDraft,
+  imageKnobs,
+  mergeOverrides,
+  requestFromDraft,
+  rerunOverrides,
+  textKnobs,
+  validateOverrides,
+  validateRequest,
+  type NumberKnob,
+} from '../ui/knobs.ts';
 import { describeProblem } from '../ui/messages.ts';
 
 const curateDefaults = curateParamsSchema.parse({});
@@ -62,7 +75,29 @@ test('a stored request comes back as the same draft (rerun), and changed knobs a
   );
 });
 
+test('a rerun sends only the knobs changed since it began, merged over the original by the server (and here, for comparing)', () => {
+  const original = requestFromDraft({ ...emptyDraft(), source: 'text', text: 'An article.', knobs: { ...emptyDraft().knobs, 'params.image.steps': '8', 'params.seed': '11' } });
+  const base = draftFromRequest(original);
+  const draft = { ...base, knobs: { ...base.knobs, 'params.imagePrefix': 'Watercolour - ', 'params.image.width': '256' } };
+  const overrides = rerunOverrides(base, draft);
+  assert.deepEqual(overrides, { imagePrefix: 'Watercolour - ', image: { width: 256 } });
+  assert.deepEqual(rerunOverrides(base, base), {});
+  const merged = mergeOverrides(original, overrides);
+  const params = merged.params as { imagePrefix: string; seed: number; image: { steps: number; width: number } };
+  assert.equal(params.imagePrefix, 'Watercolour - ');
+  assert.equal(params.seed, 11, 'untouched knobs stay the original’s');
+  assert.deepEqual([params.image.steps, params.image.width], [8, 256]);
+  assert.deepEqual(changedKnobs(original, merged).map(({ knob }) => knob.path).sort(), ['params.image.width', 'params.imagePrefix']);
+  // Checked as the rerun's schema allows a curate job's overrides, named as the API names them.
+  assert.deepEqual(validateOverrides(overrides), []);
+  assert.deepEqual(validateOverrides({ image: { width: 100 } }).map((detail) => detail.path), ['params.image.width']);
+});
+
 test('errors read as plain words by code; an unknown code keeps the server message', () => {
+  assert.match(describeProblem('unauthorized', 'An API key is required').title, /needs an API key/);
+  assert.equal(describeProblem('quota_exceeded', 'Daily job quota used').title, 'The daily job quota of this API key is used up.');
+  assert.equal(describeProblem('idempotency_conflict', 'Idempotency-Key reused').title, 'This request was already sent once with other contents.');
+  for (const code of ['forbidden', 'rate_limited', 'content_policy', 'job_not_retryable', 'deadline_exceeded']) assert.notEqual(describeProblem(code, 'x').title, 'Something went wrong.', code);
   assert.equal(describeProblem('fetch_blocked', 'Refused to fetch http://10.0.0.1/: the address is blocked').title, 'That address is not allowed.');
   assert.match(describeProblem('fetch_failed', 'the site answered 404').advice, /answered 404/);
   assert.equal(describeProblem('content_policy', 'The prompt names a blocked term').title, 'This request was refused by the content policy.');

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startSystem, type RunningSystem } from '../../../packages/client/test/support/system.ts';
+import { CuratorClient } from '@curator/client';
+import { startSystem, withApiKey, type RunningSystem } from '../../../packages/client/test/support/system.ts';
 import { ensureWebBuild, studioContentSecurityPolicy } from '../src/index.ts';
 import { startStudioServer, type StudioServer } from './support/studio-server.ts';
 
@@ -22,6 +23,8 @@ const inCi = Boolean(process.env.CI);
 const skip = !existsSync(chromiumPath) && !inCi ? `Chromium is not installed at ${chromiumPath} (apt-get install -y chromium); these tests always run in CI` : false;
 const screenshotsDir = process.env.STUDIO_SCREENSHOTS_DIR ? resolve(process.env.STUDIO_SCREENSHOTS_DIR) : null;
 const maxArticleChars = 4000;
+/** A term the deployment's content policy refuses (CONTENT_POLICY_TERMS). */
+const blockedTerm = 'forbiddenword';
 
 const desktop = { width: 1280, height: 900 };
 const phone = { width: 390, height: 844 };
@@ -120,7 +123,7 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
   before(async () => {
     if (!existsSync(chromiumPath)) throw new Error(`CI runs the browser tests: Chromium is missing at ${chromiumPath} (add chromium to .ci/apt-packages)`);
     const build = await ensureWebBuild();
-    system = await startSystem({ vars: { MAX_ARTICLE_CHARS: String(maxArticleChars) } });
+    system = await startSystem({ vars: { MAX_ARTICLE_CHARS: String(maxArticleChars), CONTENT_POLICY_TERMS: blockedTerm } });
     // Once the gateway serves the studio itself (its web plugin), the test uses it; until then a
     // server of the same files and headers stands in front of it.
     const servesStudio = (await fetch(`${system.url}/`)).headers.get('content-type')?.startsWith('text/html') ?? false;
@@ -195,24 +198,35 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     await screenshot('desktop-card', true);
   });
 
-  test('rerun with a new image prefix: the text stages come from the cache', async () => {
+  test('rerun with a new image prefix through POST /jobs/:id/rerun: the reused stages are named, the text stages come from the cache', async () => {
     const first = await jobIdInView();
     await page.getByRole('button', { name: 'Rerun with changes' }).click();
     await page.waitForFunction(() => document.activeElement?.id === 'f-params-imagePrefix');
     assert.equal(await page.locator('#form-title').textContent(), 'Rerun with changes');
-    assert.equal(await page.locator('#f-input-text').inputValue(), article, 'the form holds the job’s request');
+    assert.equal(await page.locator('#f-input-text').count(), 0, 'a rerun keeps the original article: no article fields');
+    assert.equal(await page.locator('.job-form .rerun-article').textContent(), 'Harbour reopens');
+    assert.equal(await page.locator('#f-params-image-steps').inputValue(), '8', 'the form holds the job’s knobs');
     await page.locator('#f-params-imagePrefix').fill('Watercolour sketch - ');
+    const rerunCall = page.waitForResponse((response) => response.url().endsWith(`/jobs/${first}/rerun`) && response.request().method() === 'POST');
     await submitForm('Rerun');
-    assert.notEqual(await jobIdInView(), first);
+    const answer = await rerunCall;
+    assert.equal(answer.status(), 202);
+    assert.deepEqual(answer.request().postDataJSON(), { params: { imagePrefix: 'Watercolour sketch - ' } }, 'only the changed knob is sent');
+    const accepted = (await answer.json()) as { id: string; rerunOf: string; reusedStages: string[] };
+    assert.equal(await jobIdInView(), accepted.id);
+    assert.equal(accepted.rerunOf, first);
     const card = page.locator('.result-card');
     await card.waitFor({ timeout: 120_000 });
-    // The stage cache decides what is reused (the job's stages[].cached); the studio shows just that.
-    const job = (await (await fetch(`${system.url}/jobs/${await jobIdInView()}`)).json()) as { stages: Array<{ name: string; cached: boolean }> };
-    const reused = job.stages.filter((stage) => stage.cached).map((stage) => stage.name);
-    for (const name of ['sentiment', 'summarize', 'headline']) assert.ok(reused.includes(name), `${name} came from the cache`);
-    assert.ok(!reused.includes('image') && !reused.includes('card'), 'the picture and the card were made again');
     const labels: Record<string, string> = { extract: 'Read the article', sentiment: 'Sentiment', summarize: 'Summary', headline: 'Headline' };
-    reusedLabels = reused.map((name) => labels[name]!).join(', ');
+    for (const name of ['sentiment', 'summarize', 'headline']) assert.ok(accepted.reusedStages.includes(name), `the rerun reuses ${name}`);
+    assert.ok(!accepted.reusedStages.includes('image') && !accepted.reusedStages.includes('card'), 'the picture and the card are made again');
+    assert.equal(await page.locator('.reused-line').textContent(), `Reused from the first run, not run again: ${accepted.reusedStages.map((name) => labels[name]).join(', ')}.`);
+    // What the job itself reports: the reused stages came from the cache.
+    const job = (await (await fetch(`${system.url}/jobs/${accepted.id}`)).json()) as { rerunOf: string; stages: Array<{ name: string; cached: boolean }> };
+    assert.equal(job.rerunOf, first);
+    const cached = job.stages.filter((stage) => stage.cached).map((stage) => stage.name);
+    for (const name of accepted.reusedStages) assert.ok(cached.includes(name), `${name} came from the cache`);
+    reusedLabels = cached.map((name) => labels[name]!).join(', ');
     assert.equal(await card.locator('.cache-line').textContent(), `From the cache: ${reusedLabels}.`);
     const sources = await card.locator('.stage-table tbody tr td:nth-child(3)').allTextContents();
     assert.deepEqual(sources, job.stages.map((stage) => (stage.cached ? 'from cache' : 'computed')));
@@ -235,16 +249,28 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     await screenshot('desktop-compare', true);
   });
 
-  test('history is read from the API: open any job, pick two to compare', async () => {
+  test('history is the API’s list of jobs (GET /jobs, a page at a time): jobs made elsewhere too; open any, pick two to compare', async () => {
+    // Jobs this browser never saw: the list comes from the API, not from the browser.
+    const elsewhere = await new CuratorClient({ baseUrl: system.url }).submitBatch(
+      Array.from({ length: 21 }, (_, i) => ({ type: 'classify' as const, input: { text: `Listed from elsewhere, number ${i}.` } })),
+    );
+    const listCall = page.waitForRequest((request) => /\/jobs\?limit=20$/.test(request.url()));
     await openStudio();
+    await listCall;
     const items = page.locator('.history-item');
-    await page.waitForFunction(() => document.querySelectorAll('.history-item .status-chip.succeeded').length >= 2);
-    assert.ok((await items.count()) >= 2);
-    await items.nth(1).locator('.history-open').click();
+    await page.waitForFunction((id) => document.querySelector(`.history-open[href="#/jobs/${id}"]`) !== null, elsewhere.at(-1)!.id);
+    assert.equal(await items.count(), 20, 'one page of 20');
+    assert.match((await items.first().locator('.history-title').textContent())!, /^A classify job$/);
+    // The next page: older jobs, among them the cards made in this browser.
+    await page.getByRole('button', { name: 'Show older jobs' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.history-item').length > 20);
+    await page.waitForFunction((id) => document.querySelector(`.history-open[href="#/jobs/${id}"]`) !== null, firstCardId);
+    const card = page.locator(`.history-item:has(.history-open[href="#/jobs/${firstCardId}"])`);
+    await card.locator('.history-open').click();
     await page.locator('.result-card').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'job-title');
     await items.nth(0).getByLabel(/Compare job/).check();
-    await items.nth(1).getByLabel(/Compare job/).check();
+    await card.getByLabel(/Compare job/).check();
     await page.getByRole('button', { name: 'Compare the two picked jobs' }).click();
     await page.locator('#compare-title').waitFor();
     assert.equal(await page.locator('.compare-column').count(), 2);
@@ -306,6 +332,14 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     await page.locator('#f-input-text-error').waitFor();
     assert.match((await page.locator('#f-input-text-error').textContent())!, new RegExp(`input\\.text.*limit is ${maxArticleChars}`));
     assert.equal(await page.locator('.job-form .problem-title').textContent(), 'The article is too long.');
+
+    // Refused by the deployment's content policy (422 content_policy: nothing is queued), in words.
+    await page.locator('#f-input-text').fill(article);
+    await page.locator('#f-params-imagePrefix').fill(`A ${blockedTerm} sketch - `);
+    await page.getByRole('button', { name: 'Make the card' }).click();
+    await page.waitForFunction(() => document.querySelector('.job-form .problem-title')?.textContent === 'This request was refused by the content policy.');
+    assert.equal(await page.locator('.job-form .problem-code code').textContent(), 'content_policy');
+    await page.locator('#f-params-imagePrefix').fill('Impressionist image - ');
 
     // A job that fails: a blocked address, in words.
     await page.getByLabel('From a web address').check();
@@ -372,7 +406,7 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
       assert.equal(overflow, 0, 'no horizontal scrolling on the form');
       await assertAccessible('form, phone');
       await screenshot('phone-form');
-      await page.locator(`.history-item .history-open[href="#/jobs/${firstCardId}"]`).click();
+      await openStudio(`#/jobs/${firstCardId}`);
       await page.locator('.result-card').waitFor();
       await page.waitForFunction(() => (document.querySelector('.card-picture img') as HTMLImageElement | null)?.complete === true);
       assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, 'no horizontal scrolling on the card');
@@ -383,20 +417,36 @@ describe('the web studio in Chromium, against the real gateway and worker', { sk
     }
   });
 
-  test('an API key entered once is kept in the browser and sent with every request', async () => {
-    await openStudio();
-    await page.locator('.api-key summary').click();
-    await page.getByLabel('API key', { exact: true }).fill('studio-test-key');
-    await page.getByRole('button', { name: 'Save key' }).click();
-    assert.match((await page.locator('.api-key-state').textContent())!, /saved/);
-    const lookup = page.waitForRequest((request) => request.url().includes('/jobs?ids='));
-    await page.reload();
-    const headers = await (await lookup).allHeaders();
-    assert.equal(headers.authorization, 'Bearer studio-test-key');
-    assert.match((await page.locator('.api-key-state').textContent())!, /saved/);
-    await page.locator('.api-key summary').click();
-    await page.getByRole('button', { name: 'Forget key' }).click();
-    assert.match((await page.locator('.api-key-state').textContent())!, /none/);
+  test('a Curator with API keys: the studio asks for one, keeps it in the browser and sends it with every request', async () => {
+    const created = await withApiKey(system, 'studio-test');
+    try {
+      await openStudio();
+      await page.locator('.api-key.asked[open]').waitFor();
+      assert.match((await page.locator('.api-key-state').textContent())!, /needed/);
+      assert.equal(await page.locator('.history .problem-code code').textContent(), 'unauthorized');
+      assert.match((await page.locator('.history .problem-title').textContent())!, /needs an API key/);
+      await assertAccessible('asking for an API key');
+      await screenshot('desktop-api-key');
+      await page.getByLabel('API key', { exact: true }).fill(created.secret);
+      const listed = page.waitForResponse((response) => /\/jobs\?limit=20$/.test(response.url()));
+      await page.getByRole('button', { name: 'Save key' }).click();
+      const answer = await listed;
+      assert.equal(answer.status(), 200);
+      assert.equal(answer.request().headers().authorization, `Bearer ${created.secret}`);
+      assert.match((await page.locator('.api-key-state').textContent())!, /saved/);
+      // A key sees its own jobs only: none yet.
+      await page.waitForFunction(() => document.querySelector('.history')?.textContent?.includes('No jobs yet'));
+      assert.equal(await page.locator('.history .problem').count(), 0);
+      // Kept in the browser: after a reload every request carries it.
+      const again = page.waitForRequest((request) => /\/jobs\?limit=20$/.test(request.url()));
+      await page.reload();
+      assert.equal((await again).headers().authorization, `Bearer ${created.secret}`);
+      await page.locator('.api-key summary').click();
+      await page.getByRole('button', { name: 'Forget key' }).click();
+      assert.match((await page.locator('.api-key-state').textContent())!, /needed|none/);
+    } finally {
+      await created.revoke();
+    }
   });
 
   test('no script error and no CSP refusal in the whole session', async () => {

@@ -2,13 +2,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { CuratorClient, isCuratorApiError, type JobRequestInput, type JobView } from '@curator/client';
 import { ApiKeyControl } from './api-key.tsx';
 import { Compare } from './compare.tsx';
-import { JobForm, fieldId, type SubmitOutcome } from './form.tsx';
+import { JobForm, fieldId, type RerunTarget, type SubmitOutcome } from './form.tsx';
 import { History, type KnownJob } from './history.tsx';
 import { JobPanel } from './job.tsx';
-import { draftFromRequest, emptyDraft, textKnobs, type Draft } from './knobs.ts';
+import { draftFromRequest, emptyDraft, mergeOverrides, textKnobs, type Draft } from './knobs.ts';
 import type { Problem } from './messages.ts';
 import { problemFrom } from './problem.tsx';
-import { loadApiKey, loadHistory, saveHistory, type HistoryEntry } from './store.ts';
+import { loadApiKey, loadNotes, saveNotes, type JobNote } from './store.ts';
 
 type Route = { view: 'home' } | { view: 'job'; id: string } | { view: 'compare'; ids: [string, string] };
 
@@ -23,20 +23,49 @@ function parseRoute(hash: string): Route {
 
 const routeIds = (route: Route): string[] => (route.view === 'job' ? [route.id] : route.view === 'compare' ? route.ids : []);
 
+/** Jobs per page of the history (`GET /jobs?limit=`). */
+const pageSize = 20;
+
+interface Listing {
+  /** The caller's jobs as the API listed them, newest first (and jobs made here since). */
+  ids: string[];
+  /** Where the next page starts; null after the last one. */
+  cursor: string | null;
+  loading: boolean;
+}
+
+/** The article of a request in a few words (url, title or the start of its text). */
+function articleOf(request: JobRequestInput): string | null {
+  const input = request.input as { url?: string; title?: string; text?: string };
+  const text = input.title ?? input.url ?? input.text ?? null;
+  return text && text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
 export function App() {
   // Same origin as the page; the key is read on every request, so a newly saved key applies at once.
   const client = useMemo(() => new CuratorClient({ apiKey: loadApiKey }), []);
   const [route, setRoute] = useState<Route>(() => parseRoute(location.hash));
-  const [history, setHistory] = useState<HistoryEntry[]>(loadHistory);
+  const [notes, setNotes] = useState<JobNote[]>(loadNotes);
   const [jobs, setJobs] = useState<Record<string, KnownJob>>({});
+  const [listing, setListing] = useState<Listing>({ ids: [], cursor: null, loading: true });
   const [streamProblems, setStreamProblems] = useState<Record<string, Problem>>({});
   const [historyProblem, setHistoryProblem] = useState<Problem | null>(null);
+  const [needsKey, setNeedsKey] = useState(false);
   const [draft, setDraft] = useState<Draft>(emptyDraft);
-  const [rerunOf, setRerunOf] = useState<string | null>(null);
+  const [rerun, setRerun] = useState<RerunTarget | null>(null);
+  // Bumped to follow the jobs on screen again (a retried job, a new API key).
+  const [followRound, setFollowRound] = useState(0);
   const headingRef = useRef<HTMLHeadingElement | null>(null);
   const focusOnRoute = useRef(false);
 
   const remember = useCallback((job: KnownJob) => setJobs((known) => ({ ...known, [job.id]: job })), []);
+  const addNote = (note: JobNote) => setNotes((now) => saveNotes([note, ...now.filter((other) => other.id !== note.id)]));
+
+  /** A failure in words; a refusal for want of a key also opens the key control. */
+  const problemOf = useCallback((error: unknown): Problem => {
+    if (isCuratorApiError(error) && error.code === 'unauthorized') setNeedsKey(true);
+    return problemFrom(error);
+  }, []);
 
   useEffect(() => {
     const onHash = () => {
@@ -54,21 +83,28 @@ export function App() {
     headingRef.current?.focus();
   }, [route]);
 
-  const refreshHistory = useCallback(async () => {
-    const ids = loadHistory().map((entry) => entry.id);
-    if (ids.length === 0) return;
-    try {
-      const found = await client.getMany(ids);
-      setJobs((known) => ({ ...known, ...Object.fromEntries(found.map((job) => [job.id, job])) }));
-      setHistoryProblem(null);
-    } catch (error) {
-      setHistoryProblem(problemFrom(error));
-    }
-  }, [client]);
+  /** A page of the caller's jobs from the API: the first (a refresh), or the one after `cursor`. */
+  const readPage = useCallback(
+    async (cursor: string | null) => {
+      setListing((now) => ({ ...now, loading: true }));
+      try {
+        const page = await client.list({ limit: pageSize, ...(cursor ? { cursor } : {}) });
+        const ids = page.jobs.map((job) => job.id);
+        setJobs((known) => ({ ...known, ...Object.fromEntries(page.jobs.map((job) => [job.id, job])) }));
+        setListing((now) => ({ ids: cursor ? [...now.ids, ...ids.filter((id) => !now.ids.includes(id))] : ids, cursor: page.nextCursor, loading: false }));
+        setHistoryProblem(null);
+        setNeedsKey(false);
+      } catch (error) {
+        setHistoryProblem(problemOf(error));
+        setListing((now) => ({ ...now, loading: false }));
+      }
+    },
+    [client, problemOf],
+  );
 
   useEffect(() => {
-    void refreshHistory();
-  }, [refreshHistory]);
+    void readPage(null);
+  }, [readPage]);
 
   // Follows the jobs on screen live; the first event is the job as it is now, finished or not.
   const ids = routeIds(route).join(',');
@@ -82,12 +118,12 @@ export function App() {
         } catch (error) {
           if (controller.signal.aborted) return;
           if (isCuratorApiError(error) && error.code === 'job_not_found') remember({ id, error: { code: 'job_not_found', message: error.message } });
-          setStreamProblems((now) => ({ ...now, [id]: problemFrom(error) }));
+          setStreamProblems((now) => ({ ...now, [id]: problemOf(error) }));
         }
       })();
     }
     return () => controller.abort();
-  }, [ids, client, remember]);
+  }, [ids, client, remember, problemOf, followRound]);
 
   const navigate = (hash: string) => {
     if (location.hash === hash) {
@@ -97,20 +133,48 @@ export function App() {
     location.hash = hash;
   };
 
+  /** A refused submit or rerun: field details go to their fields, anything else is said in words. */
+  const refusal = (error: unknown): SubmitOutcome => {
+    const problem = problemOf(error);
+    if (isCuratorApiError(error) && error.status >= 400 && error.status < 500 && error.details.length > 0) {
+      return { details: error.details, ...(error.code === 'validation_failed' ? {} : { problem }) };
+    }
+    return { problem };
+  };
+
+  const started = (note: JobNote) => {
+    addNote(note);
+    setListing((now) => ({ ...now, ids: [note.id, ...now.ids.filter((id) => id !== note.id)] }));
+    setRerun(null);
+    navigate(`#/jobs/${note.id}`);
+  };
+
   const submit = async (request: JobRequestInput): Promise<SubmitOutcome> => {
     try {
       const accepted = await client.submit(request);
-      const entry: HistoryEntry = { id: accepted.id, request, submittedAt: new Date().toISOString(), ...(rerunOf ? { rerunOf } : {}) };
-      setHistory((entries) => saveHistory([entry, ...entries.filter((e) => e.id !== entry.id)]));
-      setRerunOf(null);
-      navigate(`#/jobs/${accepted.id}`);
+      started({ id: accepted.id, request, submittedAt: new Date().toISOString() });
       return {};
     } catch (error) {
-      const problem = problemFrom(error);
-      if (isCuratorApiError(error) && error.status >= 400 && error.status < 500 && error.details.length > 0) {
-        return { details: error.details, ...(error.code === 'validation_failed' ? {} : { problem }) };
-      }
-      return { problem };
+      return refusal(error);
+    }
+  };
+
+  /** `POST /jobs/:id/rerun` with the changed knobs; the answer names the stages it reuses. */
+  const submitRerun = async (overrides: Record<string, unknown>): Promise<SubmitOutcome> => {
+    if (!rerun) return {};
+    try {
+      const accepted = await client.rerun(rerun.id, Object.keys(overrides).length > 0 ? { params: overrides } : {});
+      const original = notes.find((note) => note.id === rerun.id)?.request;
+      started({
+        id: accepted.id,
+        submittedAt: new Date().toISOString(),
+        rerunOf: accepted.rerunOf,
+        reusedStages: accepted.reusedStages,
+        ...(original ? { request: mergeOverrides(original, overrides) } : {}),
+      });
+      return {};
+    } catch (error) {
+      return refusal(error);
     }
   };
 
@@ -119,17 +183,36 @@ export function App() {
       remember(await client.cancel(id));
       return null;
     } catch (error) {
-      return problemFrom(error);
+      return problemOf(error);
     }
   };
 
-  const rerun = (entry: HistoryEntry) => {
-    setDraft(draftFromRequest(entry.request));
-    setRerunOf(entry.id);
+  /** `POST /jobs/:id/retry`: the same job runs again; its stream is followed anew. */
+  const retry = async (id: string): Promise<Problem | null> => {
+    try {
+      await client.retry(id);
+      setFollowRound((round) => round + 1);
+      return null;
+    } catch (error) {
+      return problemOf(error);
+    }
+  };
+
+  const startRerun = (job: JobView) => {
+    const request = notes.find((note) => note.id === job.id)?.request;
+    const base = request ? draftFromRequest(request) : emptyDraft();
+    const article = request ? articleOf(request) : job.type === 'curate' ? (job.result?.title ?? null) : null;
+    setDraft(base);
+    setRerun({ id: job.id, base, known: request !== undefined, article });
     requestAnimationFrame(() => document.getElementById(fieldId(textKnobs.imagePrefix.path))?.focus());
   };
 
-  const forget = (id: string) => setHistory((entries) => saveHistory(entries.filter((entry) => entry.id !== id)));
+  /** A key saved or forgotten: read the list again and follow the jobs on screen with it. */
+  const keyChanged = () => {
+    setStreamProblems({});
+    void readPage(null);
+    setFollowRound((round) => round + 1);
+  };
 
   return (
     <>
@@ -149,19 +232,28 @@ export function App() {
           Curator <span class="subtitle">studio</span>
         </h1>
         <nav class="top-nav" aria-label="Studio">
-          <ApiKeyControl />
+          <ApiKeyControl asked={needsKey} onChange={keyChanged} />
           <a href="/docs">API docs</a>
         </nav>
       </header>
       <main class="layout">
         <div class="compose">
-          <JobForm draft={draft} onDraft={setDraft} rerunOf={rerunOf} onStartOver={() => setRerunOf(null)} onSubmit={submit} />
+          <JobForm draft={draft} onDraft={setDraft} rerun={rerun} onStartOver={() => setRerun(null)} onSubmit={submit} onRerun={submitRerun} />
         </div>
         <div class="workspace">
           {route.view === 'job' ? (
-            <JobPanel id={route.id} job={jobOf(jobs[route.id])} entry={history.find((entry) => entry.id === route.id)} problem={streamProblems[route.id] ?? null} headingRef={headingRef} onCancel={cancel} onRerun={rerun} />
+            <JobPanel
+              id={route.id}
+              job={jobOf(jobs[route.id])}
+              note={notes.find((note) => note.id === route.id)}
+              problem={streamProblems[route.id] ?? null}
+              headingRef={headingRef}
+              onCancel={cancel}
+              onRetry={retry}
+              onRerun={startRerun}
+            />
           ) : route.view === 'compare' ? (
-            <Compare ids={route.ids} jobs={jobs} entries={history} headingRef={headingRef} />
+            <Compare ids={route.ids} jobs={jobs} notes={notes} headingRef={headingRef} />
           ) : (
             <section class="intro" aria-labelledby="intro-title">
               <h2 id="intro-title" tabIndex={-1} ref={headingRef}>
@@ -173,7 +265,17 @@ export function App() {
           )}
         </div>
         <div class="archive">
-          <History entries={history} jobs={jobs} problem={historyProblem} onRefresh={() => void refreshHistory()} onForget={forget} onCompare={(a, b) => navigate(`#/compare/${a},${b}`)} />
+          <History
+            ids={listing.ids}
+            jobs={jobs}
+            notes={notes}
+            more={listing.cursor !== null}
+            loading={listing.loading}
+            problem={historyProblem}
+            onRefresh={() => void readPage(null)}
+            onMore={() => void readPage(listing.cursor)}
+            onCompare={(a, b) => navigate(`#/compare/${a},${b}`)}
+          />
         </div>
       </main>
     </>

@@ -3,7 +3,7 @@ import { isCurate, ResultCard } from './card.tsx';
 import { shortId, stageLabel, statusLabel } from './format.ts';
 import { Progress } from './job.tsx';
 import { changedKnobs } from './knobs.ts';
-import type { HistoryEntry } from './store.ts';
+import type { JobNote } from './store.ts';
 import type { KnownJob } from './history.tsx';
 import { isJob } from './history.tsx';
 
@@ -33,10 +33,10 @@ function RunView({ job }: { job: JobView }) {
 const show = (value: unknown) => (value === undefined || value === '' ? '(default)' : String(value));
 
 /** Two runs side by side: what changed between their requests, and what each made. */
-export function Compare({ ids, jobs, entries, headingRef }: { ids: readonly [string, string]; jobs: Readonly<Record<string, KnownJob>>; entries: readonly HistoryEntry[]; headingRef: { current: HTMLHeadingElement | null } }) {
+export function Compare({ ids, jobs, notes, headingRef }: { ids: readonly [string, string]; jobs: Readonly<Record<string, KnownJob>>; notes: readonly JobNote[]; headingRef: { current: HTMLHeadingElement | null } }) {
   const [a, b] = ids;
-  const requestA = entries.find((entry) => entry.id === a)?.request;
-  const requestB = entries.find((entry) => entry.id === b)?.request;
+  const requestA = notes.find((note) => note.id === a)?.request;
+  const requestB = notes.find((note) => note.id === b)?.request;
   const changes = requestA && requestB ? changedKnobs(requestA, requestB) : null;
   const jobB = jobs[b];
   const reused = isJob(jobB) ? jobB.stages.filter((stage) => stage.cached).map((stage) => stageLabel(stage.name)) : [];

@@ -1,6 +1,21 @@
 import { useRef, useState } from 'preact/hooks';
 import type { ErrorDetail, JobRequestInput } from '@curator/client';
-import { articlePaths, detailsFor, emptyDraft, imageKnobs, requestFromDraft, textKnobs, validateRequest, type ChoiceKnob, type Draft, type Knob, type NumberKnob, type TextKnob } from './knobs.ts';
+import {
+  articlePaths,
+  detailsFor,
+  emptyDraft,
+  imageKnobs,
+  requestFromDraft,
+  rerunOverrides,
+  textKnobs,
+  validateOverrides,
+  validateRequest,
+  type ChoiceKnob,
+  type Draft,
+  type Knob,
+  type NumberKnob,
+  type TextKnob,
+} from './knobs.ts';
 import { ProblemBox } from './problem.tsx';
 import type { Problem } from './messages.ts';
 import { shortId } from './format.ts';
@@ -11,12 +26,23 @@ export interface SubmitOutcome {
   details?: readonly ErrorDetail[];
 }
 
+/** The job a rerun starts from, and what the form showed when it began (the overrides are the knobs changed since). */
+export interface RerunTarget {
+  id: string;
+  base: Draft;
+  /** The original's request is known (made in this browser): the form shows its knobs. Otherwise the defaults. */
+  known: boolean;
+  /** The original's article in a few words, where known. */
+  article: string | null;
+}
+
 interface FormProps {
   draft: Draft;
   onDraft: (draft: Draft) => void;
-  rerunOf: string | null;
+  rerun: RerunTarget | null;
   onStartOver: () => void;
   onSubmit: (request: JobRequestInput) => Promise<SubmitOutcome>;
+  onRerun: (overrides: Record<string, unknown>) => Promise<SubmitOutcome>;
 }
 
 /** An element id for the field the API names `path`. */
@@ -168,17 +194,19 @@ function focusField(path: string): void {
   }
 }
 
-export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: FormProps) {
+export function JobForm({ draft, onDraft, rerun, onStartOver, onSubmit, onRerun }: FormProps) {
   const [details, setDetails] = useState<readonly ErrorDetail[]>([]);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
   const [tried, setTried] = useState(false);
   const summaryRef = useRef<HTMLDivElement | null>(null);
 
+  // A rerun sends only the changed knobs (the server merges them over the original's), so only they are checked.
+  const problemsOf = (next: Draft) => (rerun ? validateOverrides(rerunOverrides(rerun.base, next)) : validateRequest(requestFromDraft(next)));
   const update = (next: Draft) => {
     onDraft(next);
     // After a first attempt, messages follow the edits (a fixed field loses its message at once).
-    if (tried) setDetails(validateRequest(requestFromDraft(next)));
+    if (tried) setDetails(problemsOf(next));
   };
   const onKnob = (path: string, value: string) => update({ ...draft, knobs: { ...draft.knobs, [path]: value } });
   const article = (field: 'url' | 'text' | 'title', value: string) => update({ ...draft, [field]: value });
@@ -188,15 +216,14 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
     if (busy) return;
     setTried(true);
     setProblem(null);
-    const request = requestFromDraft(draft);
-    const local = validateRequest(request);
+    const local = problemsOf(draft);
     setDetails(local);
     if (local.length > 0) {
       requestAnimationFrame(() => summaryRef.current?.focus());
       return;
     }
     setBusy(true);
-    const outcome = await onSubmit(request);
+    const outcome = rerun ? await onRerun(rerunOverrides(rerun.base, draft)) : await onSubmit(requestFromDraft(draft));
     setBusy(false);
     setDetails(outcome.details ?? []);
     setProblem(outcome.problem ?? null);
@@ -213,12 +240,13 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
 
   return (
     <form class="job-form" noValidate onSubmit={submit} aria-labelledby="form-title">
-      <h2 id="form-title" tabIndex={-1}>{rerunOf ? 'Rerun with changes' : 'New card'}</h2>
-      {rerunOf ? (
+      <h2 id="form-title" tabIndex={-1}>{rerun ? 'Rerun with changes' : 'New card'}</h2>
+      {rerun ? (
         <div class="notice">
           <p>
-            Rerunning job <code>{shortId(rerunOf)}</code>: change the knobs and run it. Stages whose inputs did not change come from the cache.
+            Rerunning job <code>{shortId(rerun.id)}</code> on the same article{rerun.article ? <> (<q class="rerun-article">{rerun.article}</q>)</> : null}: change the knobs and run it. Stages whose inputs did not change are reused, not run again.
           </p>
+          {!rerun.known ? <p class="hint">This job was made elsewhere, so its knobs are not known here and the form shows the defaults: the knobs you change replace the original's, the others stay as they were.</p> : null}
           <button type="button" class="secondary" onClick={onStartOver}>
             Start a new card instead
           </button>
@@ -226,7 +254,7 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
       ) : null}
       {details.length > 0 ? <ErrorSummary details={details} summaryRef={summaryRef} /> : null}
 
-      <fieldset class="group" id={fieldId(articlePaths.any)} aria-describedby={inputErrors.length ? `${fieldId(articlePaths.any)}-error` : undefined}>
+      {rerun ? null : <fieldset class="group" id={fieldId(articlePaths.any)} aria-describedby={inputErrors.length ? `${fieldId(articlePaths.any)}-error` : undefined}>
         <legend>Article</legend>
         <div class="choices" role="radiogroup" aria-label="Where the article comes from">
           <label class="choice-option">
@@ -264,7 +292,7 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
           </p>
           <FieldErrors id={titleId} errors={titleErrors} />
         </div>
-      </fieldset>
+      </fieldset>}
 
       <fieldset class="group knobs">
         <legend>Text</legend>
@@ -283,7 +311,7 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
       {problem ? <ProblemBox problem={problem} alert /> : null}
       <div class="row form-actions">
         <button type="submit" class="primary" disabled={busy} aria-disabled={busy}>
-          {busy ? 'Submitting…' : rerunOf ? 'Rerun' : 'Make the card'}
+          {busy ? 'Submitting…' : rerun ? 'Rerun' : 'Make the card'}
         </button>
         <button
           type="button"
@@ -291,7 +319,7 @@ export function JobForm({ draft, onDraft, rerunOf, onStartOver, onSubmit }: Form
           onClick={() => {
             setDetails([]);
             setTried(false);
-            onDraft({ ...emptyDraft(), source: draft.source, url: draft.url, text: draft.text, title: draft.title });
+            onDraft(rerun ? rerun.base : { ...emptyDraft(), source: draft.source, url: draft.url, text: draft.text, title: draft.title });
           }}
         >
           Reset the knobs

@@ -4,7 +4,7 @@ import { isCurate, ResultCard } from './card.tsx';
 import { formatDuration, shortId, stageLabel, statusLabel } from './format.ts';
 import { describeProblem, type Problem } from './messages.ts';
 import { ProblemBox } from './problem.tsx';
-import type { HistoryEntry } from './store.ts';
+import type { JobNote } from './store.ts';
 
 const stageIcons: Record<Stage['status'], string> = { pending: '○', running: '◔', succeeded: '✓', failed: '✕', skipped: '–' };
 const stageStates: Record<Stage['status'], string> = { pending: 'waiting', running: 'running', succeeded: 'done', failed: 'failed', skipped: 'skipped' };
@@ -34,6 +34,7 @@ function announcement(job: JobView): string {
   if (job.status === 'succeeded') return 'The job is done.';
   if (job.status === 'failed') return 'The job failed.';
   if (job.status === 'canceled') return 'The job was canceled.';
+  if (job.status === 'expired') return 'The job expired before a worker took it.';
   if (job.stages.length === 0) return 'Waiting for a worker.';
   const done = job.stages.filter((stage) => stage.status === 'succeeded' || stage.status === 'skipped').length;
   return `${done} of ${job.stages.length} stages done.`;
@@ -82,21 +83,36 @@ export function Progress({ job }: { job: JobView }) {
 interface JobPanelProps {
   id: string;
   job: JobView | undefined;
-  entry: HistoryEntry | undefined;
+  note: JobNote | undefined;
   problem: Problem | null;
   headingRef: { current: HTMLHeadingElement | null };
   onCancel: (id: string) => Promise<Problem | null>;
-  onRerun: (entry: HistoryEntry) => void;
+  onRetry: (id: string) => Promise<Problem | null>;
+  onRerun: (job: JobView) => void;
 }
 
-export function JobPanel({ id, job, entry, problem, headingRef, onCancel, onRerun }: JobPanelProps) {
-  const [canceling, setCanceling] = useState(false);
-  const [cancelProblem, setCancelProblem] = useState<Problem | null>(null);
+/** A button that runs an API call and shows its refusal underneath. */
+function useAction(id: string) {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
   useEffect(() => {
-    setCanceling(false);
-    setCancelProblem(null);
+    setBusy(false);
+    setProblem(null);
   }, [id]);
+  const run = async (action: () => Promise<Problem | null>, keepBusy: boolean) => {
+    setBusy(true);
+    const failed = await action();
+    setProblem(failed);
+    if (failed || !keepBusy) setBusy(false);
+  };
+  return { busy, problem, run };
+}
+
+export function JobPanel({ id, job, note, problem, headingRef, onCancel, onRetry, onRerun }: JobPanelProps) {
+  const cancel = useAction(id);
+  const retry = useAction(id);
   const finished = job ? isFinished(job) : false;
+  const rerunOf = job?.rerunOf ?? note?.rerunOf;
   return (
     <section class="job-panel" aria-labelledby="job-title">
       <div class="job-head">
@@ -105,9 +121,14 @@ export function JobPanel({ id, job, entry, problem, headingRef, onCancel, onReru
         </h2>
         {job ? <span class={`status-chip ${job.status}`}>{statusLabel(job.status)}</span> : null}
       </div>
-      {entry?.rerunOf ? (
+      {rerunOf ? (
         <p class="rerun-of">
-          Rerun of <a href={`#/jobs/${entry.rerunOf}`}>job {shortId(entry.rerunOf)}</a> · <a href={`#/compare/${entry.rerunOf},${id}`}>Compare the two runs</a>
+          Rerun of <a href={`#/jobs/${rerunOf}`}>job {shortId(rerunOf)}</a> · <a href={`#/compare/${rerunOf},${id}`}>Compare the two runs</a>
+        </p>
+      ) : null}
+      {note?.reusedStages ? (
+        <p class="reused-line">
+          {note.reusedStages.length > 0 ? `Reused from the first run, not run again: ${note.reusedStages.map(stageLabel).join(', ')}.` : 'Every stage runs again: each one has a changed input.'}
         </p>
       ) : null}
       {problem ? <ProblemBox problem={problem} /> : null}
@@ -118,32 +139,30 @@ export function JobPanel({ id, job, entry, problem, headingRef, onCancel, onReru
           {job.status !== 'succeeded' ? <Progress job={job} /> : null}
           {!finished ? (
             <div class="row">
-              <button
-                type="button"
-                class="danger"
-                disabled={canceling}
-                onClick={async () => {
-                  setCanceling(true);
-                  const failed = await onCancel(id);
-                  setCancelProblem(failed);
-                  if (failed) setCanceling(false);
-                }}
-              >
-                {canceling ? 'Canceling…' : 'Cancel the job'}
+              <button type="button" class="danger" disabled={cancel.busy} onClick={() => void cancel.run(() => onCancel(id), true)}>
+                {cancel.busy ? 'Canceling…' : 'Cancel the job'}
               </button>
             </div>
           ) : null}
-          {cancelProblem ? <ProblemBox problem={cancelProblem} alert /> : null}
-          {job.status === 'failed' && job.error ? <ProblemBox problem={describeProblem(job.error.code, job.error.message)} /> : null}
+          {cancel.problem ? <ProblemBox problem={cancel.problem} alert /> : null}
+          {(job.status === 'failed' || job.status === 'expired') && job.error ? <ProblemBox problem={describeProblem(job.error.code, job.error.message)} /> : null}
           {job.status === 'succeeded' && isCurate(job) ? <ResultCard job={job} /> : null}
           {job.status === 'succeeded' && !isCurate(job) ? <pre class="raw-result">{JSON.stringify(job.result, null, 2)}</pre> : null}
-          {finished && entry ? (
+          {finished ? (
             <div class="row">
-              <button type="button" class="secondary" onClick={() => onRerun(entry)}>
-                Rerun with changes
-              </button>
+              {isCurate(job) ? (
+                <button type="button" class="secondary" onClick={() => onRerun(job)}>
+                  Rerun with changes
+                </button>
+              ) : null}
+              {job.status === 'failed' || job.status === 'expired' ? (
+                <button type="button" class="secondary" disabled={retry.busy} onClick={() => void retry.run(() => onRetry(id), false)}>
+                  {retry.busy ? 'Trying again…' : 'Try again'}
+                </button>
+              ) : null}
             </div>
           ) : null}
+          {retry.problem ? <ProblemBox problem={retry.problem} alert /> : null}
         </>
       )}
     </section>

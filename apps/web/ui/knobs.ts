@@ -214,3 +214,45 @@ export function changedKnobs(a: JobRequestInput, b: JobRequestInput): Array<{ kn
   const valueOf = (request: JobRequestInput, knob: Knob) => getPath(request, knob.path) ?? knob.defaultValue;
   return allKnobs.filter((knob) => valueOf(a, knob) !== valueOf(b, knob)).map((knob) => ({ knob, before: valueOf(a, knob), after: valueOf(b, knob) }));
 }
+
+/** A knob's typed value from its raw text (undefined: empty, the server decides). */
+function knobValue(knob: Knob, raw: string): unknown {
+  if (raw === '' && knob.kind !== 'text') return undefined;
+  return knob.kind === 'number' ? Number(raw) : raw;
+}
+
+/**
+ * A rerun's parameter overrides: each knob changed from what the form showed at the start of the
+ * rerun, by its path under `params` (the server merges them over the original's params).
+ */
+export function rerunOverrides(base: Draft, draft: Draft): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const knob of allKnobs) {
+    const before = base.knobs[knob.path] ?? '';
+    const after = draft.knobs[knob.path] ?? '';
+    const value = knobValue(knob, after);
+    if (after === before || value === undefined) continue;
+    setPath(params, knob.path.slice('params.'.length), value);
+  }
+  return params;
+}
+
+/** A curate job's overrides, as the rerun's schema allows them (every knob optional; `image` merged key by key). */
+const curateOverridesSchema = curateParamsSchema.partial().extend({ image: imageParamsSchema.partial().optional() }).strict();
+
+/** The overrides' problems as the API would name them (`params.image.width`). */
+export function validateOverrides(params: Record<string, unknown>): ErrorDetail[] {
+  const parsed = curateOverridesSchema.safeParse(params);
+  return parsed.success ? [] : detailsFromZod(parsed.error, ['params']);
+}
+
+/** The request a rerun stands for: the original's, with the overrides merged over its params (nested objects key by key). */
+export function mergeOverrides(request: JobRequestInput, overrides: Record<string, unknown>): JobRequestInput {
+  const merge = (base: unknown, over: unknown): unknown => {
+    if (!over || typeof over !== 'object' || Array.isArray(over) || !base || typeof base !== 'object') return over;
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [key, value] of Object.entries(over)) out[key] = merge(out[key], value);
+    return out;
+  };
+  return { ...request, params: merge(request.params ?? {}, overrides) } as JobRequestInput;
+}
