@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { CuratorClient, type JobView } from '@curator/client';
-import { startSystem, type RunningSystem } from '../../../packages/client/test/support/system.ts';
+import { startSystem, withApiKey, type RunningSystem } from '../../../packages/client/test/support/system.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'apps/cli/src/main.ts');
@@ -189,4 +189,51 @@ test('cancel a running job with --wait: it ends canceled; a second cancel is job
   const again = await curator(['cancel', submitted.id]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^job_not_cancelable: /m);
+});
+
+test('rerun --param: a new job on the same article, the reused stages named; --wait follows it', async () => {
+  const original = json<JobView>(await curator(['submit', articleFile, ...small, '--seed', '8', '--wait', '--json']));
+  assert.equal(original.status, 'succeeded');
+  const rerun = await curator(['rerun', original.id, '--param', 'imagePrefix=Watercolour sketch - ']);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.match(rerun.stdout, new RegExp(`^ {2}rerun of +${original.id}$`, 'm'));
+  assert.match(rerun.stdout, /^ {2}reused +.*sentiment, summarize, headline.* \(inputs unchanged: not run again\)$/m);
+  const genre = await curator(['rerun', original.id, '--param', 'analysis=genre', '--wait', '--json']);
+  assert.equal(genre.code, 0, genre.stderr);
+  const job = json<JobView>(genre);
+  assert.equal(job.rerunOf, original.id);
+  assert.ok(job.type === 'curate' && job.result?.analysis.task === 'genre');
+  const bad = await curator(['rerun', original.id, '--param', 'summaryMaxTokens=500', '--json']);
+  assert.equal(bad.code, 1);
+  assert.equal(json<{ error: { code: string } }>(bad).error.code, 'validation_failed');
+});
+
+test('retry: a failed job runs again under its id (exit 2 when it fails again); a succeeded one is job_not_retryable', async () => {
+  const failed = json<JobView>(await curator(['submit', 'http://127.0.0.1:9/news', '--wait', '--json']));
+  assert.equal(failed.status, 'failed');
+  const again = await curator(['retry', failed.id, '--wait', '--json']);
+  assert.equal(again.code, 2, again.stderr);
+  const job = json<JobView>(again);
+  assert.equal(job.id, failed.id);
+  assert.equal(job.history?.length, 1);
+  const done = json<JobView>(await curator(['submit', '-', '--type', 'classify', '--wait', '--json'], { stdin: 'Fine as it is.' }));
+  const refused = await curator(['retry', done.id]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^job_not_retryable: /m);
+});
+
+test('API keys: without one a keyed gateway answers unauthorized; --api-key and CURATOR_API_KEY send it', async () => {
+  const created = await withApiKey(system, 'cli-jobs-test');
+  try {
+    const none = await curator(['status', randomUUID(), '--json']);
+    assert.equal(none.code, 1);
+    assert.equal(json<{ error: { code: string } }>(none).error.code, 'unauthorized');
+    const viaFlag = await curator(['status', randomUUID(), '--api-key', created.secret]);
+    assert.match(viaFlag.stderr, /^job_not_found: /m, 'past the key check');
+    const viaEnv = await curator(['submit', '-', '--type', 'classify', '--wait', '--json'], { stdin: 'With a key.', vars: { CURATOR_API_KEY: created.secret } });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.equal(json<JobView>(viaEnv).status, 'succeeded');
+  } finally {
+    await created.revoke();
+  }
 });
