@@ -1,7 +1,6 @@
 import type { ModelSet } from '@curator/contracts';
 import type { ObjectStorage } from '@curator/storage';
 import type { WorkerMetrics } from '@curator/telemetry';
-import type { FetchOptions } from '@curator/articles';
 import { curateHeadlineGeneration, curateImageParams, curateImagePrompt, curateSummaryGeneration, stageNames, type JobContext, type StageHandlers } from '@curator/queue';
 import { contentPolicyError, generatedContent, type ContentCheck } from '@curator/access';
 import type { ModelHost } from './model-host.ts';
@@ -12,7 +11,7 @@ export interface HandlerDependencies {
   modelSet: ModelSet;
   storage: ObjectStorage;
   metrics: WorkerMetrics;
-  fetchOptions: FetchOptions;
+  articles: PipelineContext['articles'];
   /** The content policy for the jobs of an owner (an API key id; null: the deployment's alone). */
   contentPolicy: (owner: string | null) => Promise<ContentCheck>;
 }

@@ -7,7 +7,11 @@ import { startWorker } from './worker.ts';
 const env = loadEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
 const metrics = createMetrics({ process: 'worker', defaultLabels: { service: 'worker' } });
-const storage = createObjectStorage(storageOptionsFromEnv(env));
+// Storage retries ride out S3 outages; a job's error never names the endpoint, the log says why.
+const storage = createObjectStorage({
+  ...storageOptionsFromEnv(env),
+  onRetry: ({ operation, key, attempt, retryInMs, error }) => logger.warn({ operation, key, attempt, retryInMs, err: error }, 'object storage did not answer; retrying'),
+});
 let ready = false;
 const metricsServer = env.WORKER_METRICS_PORT > 0 ? await startMetricsServer(metrics.registry, env.WORKER_METRICS_PORT, '0.0.0.0', { isHealthy: () => ready }) : null;
 if (metricsServer) logger.info({ port: metricsServer.port }, 'metrics listening');

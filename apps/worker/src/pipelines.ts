@@ -1,7 +1,7 @@
 import { CuratorError, type ArticleInput, type Classification, type ImageParams, type GenerationParams, type ModelSet, type StoredObject, type ImageGeneration } from '@curator/contracts';
 import type { ObjectStorage } from '@curator/storage';
 import type { WorkerMetrics } from '@curator/telemetry';
-import { resolveArticle, type FetchOptions, type ResolvedArticle } from '@curator/articles';
+import { resolveArticle, type ResolveArticleOptions, type ResolvedArticle } from '@curator/articles';
 import { composeCard } from '@curator/card';
 import type { TextResult } from '@curator/textgen';
 import { isDeterministicGeneration, isDeterministicImage, type JobContext, type StageOutcome } from '@curator/queue';
@@ -16,7 +16,8 @@ export interface PipelineContext {
   models: ModelHost;
   /** Which models made the output: results and cards say so. */
   modelSet: ModelSet;
-  fetchOptions: FetchOptions;
+  /** How articles are fetched and extracted: network rules, extraction threads, the length limit. */
+  articles: Omit<ResolveArticleOptions, 'signal'>;
 }
 
 /**
@@ -26,7 +27,7 @@ export interface PipelineContext {
  */
 export function articleStage(input: ArticleInput, context: PipelineContext): Promise<ResolvedArticle> {
   return context.job.stage('extract', { cacheKey: { input } }, async () => {
-    const article = await resolveArticle(input, { fetch: context.fetchOptions, signal: context.signal });
+    const article = await resolveArticle(input, { ...context.articles, signal: context.signal });
     // A title given with a URL replaces the page's own.
     const resolved = input.title ? { ...article, title: input.title } : article;
     return { value: resolved, metrics: { characters: resolved.text.length } };
@@ -62,7 +63,7 @@ export async function imageStage(prompt: string, params: ImageParams, context: P
       ...(isDeterministicImage(params) ? { cacheKey } : {}),
       validateCached: async (value) => {
         const cached = value as GeneratedImages;
-        return (await Promise.all(cached.images.map((image) => context.storage.exists(image.key)))).every(Boolean);
+        return (await Promise.all(cached.images.map((image) => context.storage.exists(image.key, { signal: context.signal })))).every(Boolean);
       },
     },
     async (stage) => {
@@ -85,7 +86,7 @@ export async function imageStage(prompt: string, params: ImageParams, context: P
       const images = await Promise.all(
         generated.images.map(async (image, index) => {
           const key = `${folder}/image-${index}.${image.format === 'jpeg' ? 'jpg' : image.format}`;
-          const stored = await context.storage.put(key, image.data, image.contentType, { seed: String(image.seed), model: modelId });
+          const stored = await context.storage.put(key, image.data, image.contentType, { seed: String(image.seed), model: modelId }, { signal: context.signal });
           return { key, contentType: image.contentType, width: image.width, height: image.height, bytes: stored.bytes, seed: image.seed };
         }),
       );
@@ -108,13 +109,13 @@ export async function cardStage(image: StoredObject, text: string, context: Pipe
   const badge = context.modelSet === 'test' ? 'test models' : undefined;
   const cache = {
     cacheKey: { image: image.key, text, badge },
-    validateCached: (value: unknown) => context.storage.exists((value as StoredObject).key),
+    validateCached: (value: unknown) => context.storage.exists((value as StoredObject).key, { signal: context.signal }),
   };
   return context.job.stage('card', cache, async () => {
-    const picture = await context.storage.get(image.key);
+    const picture = await context.storage.get(image.key, { signal: context.signal });
     const card = await composeCard(picture, text, { format: 'png', ...(badge ? { badge } : {}) });
     const key = `${folder}/card.png`;
-    const stored = await context.storage.put(key, card.data, card.contentType, { kind: 'card' });
+    const stored = await context.storage.put(key, card.data, card.contentType, { kind: 'card' }, { signal: context.signal });
     return {
       value: { key, contentType: card.contentType, width: card.width, height: card.height, bytes: stored.bytes },
       metrics: { lines: card.lines, bandHeight: card.bandHeight, ...(card.missingGlyphs ? { missingGlyphs: card.missingGlyphs } : {}) },

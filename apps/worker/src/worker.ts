@@ -4,6 +4,7 @@ import type { Env } from '@curator/config';
 import { modelOverridesFromEnv } from '@curator/models';
 import { createRedis, queueSettingsFromEnv, startJobRuntime } from '@curator/queue';
 import { KeyStore, contentPolicyFromEnv, policyForOwner } from '@curator/access';
+import { createArticleExtractor } from '@curator/articles';
 import type { ObjectStorage } from '@curator/storage';
 import type { Logger, WorkerMetrics } from '@curator/telemetry';
 import { ModelHost } from './model-host.ts';
@@ -49,6 +50,8 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
   // Keys' own content policies are read from Redis when a curate job reaches its image.
   const accessRedis = createRedis(env.REDIS_URL, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   accessRedis.on('error', () => undefined);
+  // Pages are parsed in threads of their own, each under the deadline and shape limits of the config.
+  const extractor = createArticleExtractor({ timeoutMs: env.EXTRACT_TIMEOUT_MS, maxDepth: env.EXTRACT_MAX_DEPTH, maxNodes: env.EXTRACT_MAX_NODES, threads: env.EXTRACT_THREADS });
   let webhooks: WorkerWebhooks | null = null;
   try {
     // Webhook messages of every job, whatever pool it ran in, signed with its owner's secret.
@@ -59,7 +62,11 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
       modelSet: env.CURATOR_MODELS,
       storage: deps.storage,
       metrics,
-      fetchOptions: { timeoutMs: env.FETCH_TIMEOUT_MS, maxBytes: env.FETCH_MAX_BYTES, maxRedirects: env.FETCH_MAX_REDIRECTS, allowPrivate: env.FETCH_ALLOW_PRIVATE },
+      articles: {
+        fetch: { timeoutMs: env.FETCH_TIMEOUT_MS, maxBytes: env.FETCH_MAX_BYTES, maxRedirects: env.FETCH_MAX_REDIRECTS, allowPrivate: env.FETCH_ALLOW_PRIVATE, allowedPorts: env.FETCH_ALLOWED_PORTS },
+        extractor,
+        maxChars: env.MAX_ARTICLE_CHARS,
+      },
     });
     metrics.workerInfo.set({ device: models.device.device, host: hostname(), pools: env.WORKER_POOLS.join(',') }, 1);
     const runtime = await startJobRuntime({
@@ -85,6 +92,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
           await runtime.close();
           await webhooks?.close();
           await models.close();
+          await extractor.close();
           accessRedis.disconnect();
           logger.info({ id: runtime.id }, 'worker stopped');
         })()),
@@ -92,6 +100,7 @@ export async function startWorker(deps: WorkerDependencies): Promise<RunningWork
   } catch (error) {
     await webhooks?.close();
     await models.close();
+    await extractor.close();
     accessRedis.disconnect();
     throw error;
   }

@@ -32,13 +32,14 @@ before(async () => {
   storage = createObjectStorage(storageOptionsFromEnv(t.env));
   await storage.ensureBucket();
   server = createServer((req, res) => {
-    if (req.url === '/article') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);
+    if (req.url?.startsWith('/article')) return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);
     if (req.url === '/flaky') {
       // Fails the first time: a transient error the job must retry past.
       flakyCalls++;
       if (flakyCalls === 1) return void res.writeHead(503).end('busy');
       return void res.writeHead(200, { 'content-type': 'text/plain' }).end('A calm and pleasant day at the harbour.');
     }
+    if (req.url === '/deep') return void res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${'<div>'.repeat(100)}<p>${'Deep text here. '.repeat(20)}</p>${'</div>'.repeat(100)}</body></html>`);
     if (req.url === '/gone') return void res.writeHead(404).end('gone');
     res.writeHead(500).end();
   });
@@ -121,6 +122,23 @@ test('a url job fetches and extracts the article first', async () => {
     const extract = view.stages.find((s) => s.name === 'extract');
     assert.ok((extract?.metrics?.characters ?? 0) > 150);
   });
+});
+
+test("fetched articles are held to the deployment's limits: length, page shape", async () => {
+  // The article page is about 400 characters of text; /deep nests 100 divs around its text.
+  const strict = loadEnv({ ...t.vars, MAX_ARTICLE_CHARS: '150', EXTRACT_MAX_DEPTH: '64' });
+  await withWorker(async () => {
+    const long = await finished(await submit({ type: 'classify', input: { url: `${base}/article?long` } }));
+    assert.equal(long.status, 'failed');
+    assert.equal(long.error?.code, 'text_too_long', 'MAX_ARTICLE_CHARS holds for fetched articles too');
+    assert.equal(long.attempts.made, 1);
+  }, strict);
+  const shallow = loadEnv({ ...t.vars, EXTRACT_MAX_DEPTH: '32' });
+  await withWorker(async () => {
+    const deep = await finished(await submit({ type: 'classify', input: { url: `${base}/deep` } }));
+    assert.equal(deep.status, 'failed');
+    assert.equal(deep.error?.code, 'extraction_budget_exceeded', 'EXTRACT_MAX_DEPTH is the worker\'s limit');
+  }, shallow);
 });
 
 test('bad input fails at once with its code; a transient failure is retried and attempts show it', async () => {
