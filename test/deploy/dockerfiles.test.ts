@@ -159,6 +159,12 @@ for (const [name, { path }] of Object.entries(dockerfiles)) {
   });
 }
 
+test('the gateway image holds none of the worker's parts: no model runtime, no HTML extraction', () => {
+  const closure = installedClosure(repoRoot, ['apps/gateway'], { workspaceDevDependencies: false });
+  const found = ['onnxruntime-node', 'jsdom', '@curator/articles', '@curator/inference'].filter((pkg) => closure.has(pkg)).map((pkg) => `${pkg} (via ${closure.get(pkg)!.join(' -> ')})`);
+  assert.deepEqual(found, []);
+});
+
 test('the closure check can fail: with workspace devDependencies kept, npm would put the embedded S3 server in the gateway image', () => {
   assert.ok(embeddedS3Server.length > 0, 'packages/embedded-s3 names the server it wraps');
   const closure = installedClosure(repoRoot, ['apps/gateway'], { workspaceDevDependencies: true });

@@ -1,6 +1,6 @@
 import htmlEncodingSniffer from 'html-encoding-sniffer';
 import { CuratorError } from '@curator/contracts';
-import { safeFetch, type NetworkPolicy } from './safe-fetch.ts';
+import { safeFetch, type NetworkPolicy } from '@curator/safe-fetch';
 
 export interface FetchOptions extends NetworkPolicy {
   /** Decoded body bytes; reading stops past this. */

@@ -1,5 +1,3 @@
-export { safeFetch, defaultAllowedPorts } from './safe-fetch.ts';
-export type { NetworkPolicy, SafeFetchInit, SafeResponse, HostResolver, ResolvedAddress } from './safe-fetch.ts';
 export { fetchPage, acceptedContentTypes } from './fetch-page.ts';
 export type { FetchOptions, FetchedPage } from './fetch-page.ts';
 export { createArticleExtractor, sharedArticleExtractor, extractArticle, defaultExtractionLimits, defaultExtractionThreads } from './extractor.ts';
@@ -8,4 +6,3 @@ export type { ExtractedArticle } from './extract.ts';
 export { resolveArticle, defaultMaxArticleChars } from './resolve.ts';
 export type { ArticleSource, ResolvedArticle, ResolveArticleOptions } from './resolve.ts';
 export { normalizeWhitespace } from './text.ts';
-export { isPublicAddress, canonicalAddress } from './address-policy.ts';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadEnv } from '@curator/config';
-import { defaultAllowedPorts, defaultExtractionLimits, defaultExtractionThreads, defaultMaxArticleChars } from '../src/index.ts';
+import { defaultAllowedPorts } from '@curator/safe-fetch';
+import { defaultExtractionLimits, defaultExtractionThreads, defaultMaxArticleChars } from '../src/index.ts';
 
 // Callers that pass no limits (tests, the shared extractor) get the same numbers a default deployment has.
 test('the package defaults are the configuration defaults', () => {

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { CuratorError, type ErrorCode } from '@curator/contracts';
-import { fetchPage, resolveArticle, safeFetch, type FetchOptions } from '../src/index.ts';
+import { safeFetch } from '@curator/safe-fetch';
+import { fetchPage, resolveArticle, type FetchOptions } from '../src/index.ts';
 
 const newsPage = readFileSync(new URL('./fixtures/news-page.html', import.meta.url), 'utf8');
 

@@ -19,7 +19,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decode, encode, AUTHORITATIVE_ANSWER, RECURSION_AVAILABLE, type Question } from 'dns-packet';
 import { CuratorError } from '@curator/contracts';
-import { fetchPage, type FetchOptions, type HostResolver } from '../src/index.ts';
+import type { HostResolver } from '@curator/safe-fetch';
+import { fetchPage, type FetchOptions } from '../src/index.ts';
 
 interface ScriptedDns {
   port: number;

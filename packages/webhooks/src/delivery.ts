@@ -1,5 +1,5 @@
 import { curatorVersion, isCuratorError } from '@curator/contracts';
-import { safeFetch, type NetworkPolicy } from '@curator/articles';
+import { safeFetch, type NetworkPolicy } from '@curator/safe-fetch';
 import { signWebhook } from './signature.ts';
 import { parseRetryAfter } from './retry.ts';
 

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { defaultAllowedPorts, isPublicAddress } from '@curator/articles';
+import { defaultAllowedPorts, isPublicAddress } from '@curator/safe-fetch';
 
 /** The address rules webhook URLs share with article fetches (FETCH_ALLOW_PRIVATE, FETCH_ALLOWED_PORTS). */
 export interface WebhookUrlRules {

@@ -1,0 +1,3 @@
+export { safeFetch, defaultAllowedPorts } from './safe-fetch.ts';
+export type { NetworkPolicy, SafeFetchInit, SafeResponse, HostResolver, ResolvedAddress } from './safe-fetch.ts';
+export { isPublicAddress, canonicalAddress } from './address-policy.ts';
