@@ -159,7 +159,7 @@ for (const [name, { path }] of Object.entries(dockerfiles)) {
   });
 }
 
-test('the gateway image holds none of the worker's parts: no model runtime, no HTML extraction', () => {
+test("the gateway image holds none of the worker's parts: no model runtime, no HTML extraction", () => {
   const closure = installedClosure(repoRoot, ['apps/gateway'], { workspaceDevDependencies: false });
   const found = ['onnxruntime-node', 'jsdom', '@curator/articles', '@curator/inference'].filter((pkg) => closure.has(pkg)).map((pkg) => `${pkg} (via ${closure.get(pkg)!.join(' -> ')})`);
   assert.deepEqual(found, []);
