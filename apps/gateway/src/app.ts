@@ -20,6 +20,7 @@ import { jobRoutes } from './plugins/jobs.ts';
 import { jobActionRoutes } from './plugins/job-actions.ts';
 import { eventRoutes } from './plugins/events.ts';
 import { webStudio, webStudioOptionsFromEnv } from './plugins/web.ts';
+import { webhookAdmission, webhookAdmissionFromEnv } from './plugins/webhooks.ts';
 import { JobViews } from './views.ts';
 
 export interface GatewayDependencies {
@@ -69,6 +70,8 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(jsonBodies);
   await app.register(securityHeaders, { hstsMaxAgeSeconds: env.HSTS_MAX_AGE_SECONDS });
   await app.register(corsPolicy, { origins: env.CORS_ORIGINS });
+  // Before the access plugin's quota charge: a webhook refused at submission costs no quota.
+  await app.register(webhookAdmission, webhookAdmissionFromEnv(env));
   await app.register(accessControl, { keys: new KeyStore(queues.redis, env.QUEUE_PREFIX), quota: new DailyJobQuota(queues.redis, env.QUEUE_PREFIX), contentPolicy: deps.contentPolicy ?? contentPolicyFromEnv(env) });
   await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, redis: queues.redis, prefix: env.QUEUE_PREFIX, ...(deps.rateLimitWindowMs ? { windowMs: deps.rateLimitWindowMs } : {}) });
   // Before every route it documents (@fastify/swagger sees the routes registered after it).
