@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CuratorError, terminalStatuses, type JobView, type StoredJobView } from '@curator/contracts';
 import type { JobQueues, Viewer } from '@curator/queue';
 import type { ObjectStorage } from '@curator/storage';
-import { presignResult } from './presign.ts';
+import { presignResult } from '@curator/storage';
 import { seesAllJobs, type Caller } from './caller.ts';
 
 export const jobNotFound = (id: string) => new CuratorError('job_not_found', `No job ${id}`, { details: [{ path: 'id', message: 'unknown job id' }] });

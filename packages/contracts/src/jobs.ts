@@ -399,7 +399,7 @@ const jobLifeFields = {
   runMs: z.number().nullable().describe('From a worker starting it to its final status; null until it has one.'),
   rerunOf: z.string().nullable().describe('The job this one reruns with changed parameters (`POST /jobs/:id/rerun`).'),
   history: z.array(jobAttemptSchema).describe('Earlier runs under this id (`POST /jobs/:id/retry`), oldest first.'),
-  webhook: jobWebhookSchema.nullable().optional(),
+  webhook: jobWebhookSchema.nullable().describe('Where the job\'s webhook messages go and how each delivery went; null without a webhook.'),
 };
 
 /** Every field of a job except its type and result. */

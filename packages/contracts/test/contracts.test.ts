@@ -64,7 +64,7 @@ test('results are contracts: each type has its stored shape, and the job view is
   const classify = { task: 'sentiment', label: 'positive', scores: { positive: 1 }, model: 'm', models: 'test' };
   assert.ok(storedResultSchemas.classify.safeParse(classify).success);
   assert.equal(storedResultSchemas.classify.safeParse({ ...classify, models: undefined }).success, false, 'results say which model set made them');
-  const view = { id: 'a', status: 'succeeded', progress: { percent: 100, stage: null }, stages: [], attempts: { made: 1, max: 3 }, error: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, links: { self: '/jobs/a', events: '/jobs/a/events' } };
+  const view = { id: 'a', status: 'succeeded', progress: { percent: 100, stage: null }, stages: [], attempts: { made: 1, max: 3 }, error: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, links: { self: '/jobs/a', events: '/jobs/a/events' }, deadline: null, expiresAt: null, queueWaitMs: null, runMs: null, rerunOf: null, history: [], webhook: null };
   assert.ok(jobViewSchema.safeParse({ ...view, type: 'classify', result: classify }).success);
   // A classify result under a summarize job is refused: the union is per type.
   assert.equal(jobViewSchema.safeParse({ ...view, type: 'summarize', result: classify }).success, false);

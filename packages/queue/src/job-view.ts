@@ -82,6 +82,8 @@ export function toJobView(job: Job<JobData, JobReturn>, state: BullState, links:
     runMs: startedMs && finishedMs ? Math.max(0, finishedMs - startedMs) : null,
     rerunOf: data.rerunOf ?? null,
     history: data.history ?? [],
+    // Deliveries are read beside the job (JobQueues.read); the view names the webhook either way.
+    webhook: data.request.webhook ? { url: data.request.webhook.url, events: [...data.request.webhook.events], deliveries: [] } : null,
     links: links(id),
   } satisfies StoredJobView;
 }
