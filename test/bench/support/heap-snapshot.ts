@@ -88,8 +88,11 @@ export function readHeapSnapshot(file: string, sinceId?: number): HeapSnapshot {
 }
 
 /**
- * Shortest retaining paths (breadth first from the snapshot's root, weak edges skipped) to up to
- * `samples` objects of `className` with ids above `sinceId`: "(GC roots) -> ... -[listeners]-> Map -> ...".
+ * Shortest retaining paths to up to `samples` objects of `className` with ids above `sinceId`, weak
+ * edges skipped: "(root) -> global -.listeners-> Map -> ...". Like DevTools' retainers view, paths
+ * from the user roots (the global objects) come first: V8's synthetic roots (handle scopes, global
+ * handles, compilation caches) often reach an object in fewer steps, through a handle that says
+ * nothing about which code keeps it. Objects no user root reaches get their synthetic-root path.
  */
 export function retainingPaths(snapshot: HeapSnapshot, className: string, sinceId: number, samples = 3): string[] {
   const { raw } = snapshot;
@@ -97,30 +100,36 @@ export function retainingPaths(snapshot: HeapSnapshot, className: string, sinceI
   const nodeCount = raw.nodes.length / l.nodeSize;
   const firstEdge = new Uint32Array(nodeCount + 1);
   for (let n = 0; n < nodeCount; n++) firstEdge[n + 1] = firstEdge[n]! + raw.nodes[n * l.nodeSize + l.edgeCount]! * l.edgeSize;
-  const parentNode = new Int32Array(nodeCount).fill(-1);
-  const parentEdge = new Int32Array(nodeCount).fill(-1);
-  const targets: number[] = [];
-  const queue = new Int32Array(nodeCount);
-  let head = 0;
-  let tail = 0;
-  queue[tail++] = 0;
-  parentNode[0] = 0;
-  while (head < tail && targets.length < samples) {
-    const n = queue[head++]!;
-    for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += l.edgeSize) {
-      if (l.edgeTypes[raw.edges[e + l.edgeType]!] === 'weak') continue;
-      const to = raw.edges[e + l.edgeTo]! / l.nodeSize;
-      if (parentNode[to] !== -1) continue;
-      parentNode[to] = n;
-      parentEdge[to] = e;
-      queue[tail++] = to;
-      const at = to * l.nodeSize;
-      if (raw.nodes[at + l.id]! > sinceId && classOf(raw, l, at) === className) {
-        targets.push(to);
-        if (targets.length === samples) break;
+  const isSynthetic = (n: number) => l.nodeTypes[raw.nodes[n * l.nodeSize + l.type]!] === 'synthetic';
+  const isTarget = (n: number) => raw.nodes[n * l.nodeSize + l.id]! > sinceId && classOf(raw, l, n * l.nodeSize) === className;
+
+  const shortestTrees = (fromRootOnlyTo: (n: number) => boolean, wanted: number, skip: ReadonlySet<number>) => {
+    const parentNode = new Int32Array(nodeCount).fill(-1);
+    const parentEdge = new Int32Array(nodeCount).fill(-1);
+    const targets: number[] = [];
+    const queue = new Int32Array(nodeCount);
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = 0;
+    parentNode[0] = 0;
+    while (head < tail && targets.length < wanted) {
+      const n = queue[head++]!;
+      for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += l.edgeSize) {
+        if (l.edgeTypes[raw.edges[e + l.edgeType]!] === 'weak') continue;
+        const to = raw.edges[e + l.edgeTo]! / l.nodeSize;
+        if (parentNode[to] !== -1 || (n === 0 && !fromRootOnlyTo(to))) continue;
+        parentNode[to] = n;
+        parentEdge[to] = e;
+        queue[tail++] = to;
+        if (!skip.has(to) && isTarget(to)) {
+          targets.push(to);
+          if (targets.length === wanted) break;
+        }
       }
     }
-  }
+    return targets.map((target) => ({ target, path: pathTo(target, parentNode, parentEdge) }));
+  };
+
   const label = (n: number) => {
     const at = n * l.nodeSize;
     return n === 0 ? '(root)' : `${classOf(raw, l, at)}@${raw.nodes[at + l.id]}`;
@@ -130,11 +139,17 @@ export function retainingPaths(snapshot: HeapSnapshot, className: string, sinceI
     const nameOrIndex = raw.edges[e + l.edgeName]!;
     return type === 'element' || type === 'hidden' ? `[${nameOrIndex}]` : `.${raw.strings[nameOrIndex]}`;
   };
-  return targets.map((target) => {
+  function pathTo(target: number, parentNode: Int32Array, parentEdge: Int32Array): string {
     const steps: string[] = [];
     for (let n = target; n !== 0; n = parentNode[n]!) steps.unshift(`-${edgeLabel(parentEdge[n]!)}-> ${label(n)}`);
     return `${label(0)} ${steps.join(' ')}`;
-  });
+  }
+
+  const fromUserRoots = shortestTrees((n) => !isSynthetic(n), samples, new Set());
+  if (fromUserRoots.length === samples) return fromUserRoots.map((p) => p.path);
+  const found = new Set(fromUserRoots.map((p) => p.target));
+  const fromAnyRoot = shortestTrees(() => true, samples - fromUserRoots.length, found);
+  return [...fromUserRoots, ...fromAnyRoot].map((p) => p.path);
 }
 
 /** The classes whose live count grew most from the first snapshot to the last (and grew at every step). */
