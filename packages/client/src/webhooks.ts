@@ -1,5 +1,5 @@
 // Verifies Curator's webhooks (Standard Webhooks, HMAC-SHA256) with Web Crypto: the same code runs in
-// browsers, Node 20+, Deno, Bun and edge runtimes. `@curator/webhooks` has a synchronous twin on node:crypto.
+// browsers, Node 20+, Deno, Bun and edge runtimes: the one verifier Curator ships (`@curator/webhooks` signs).
 import { webhookPayloadSchema, type WebhookPayload } from '@curator/contracts';
 
 export type { WebhookPayload } from '@curator/contracts';

@@ -1,4 +1,4 @@
-export { signWebhook, verifyWebhook, verifySignature, WebhookVerificationError, defaultToleranceSeconds, signatureVersion, type SignedHeaders, type VerifyWebhookInput, type WebhookVerificationReason, type HeaderSource } from './signature.ts';
+export { signWebhook, signatureVersion, type SignedHeaders } from './signature.ts';
 export { webhookSecretKey, webhookSecretProblem, webhookSecretPrefix, minSecretBytes, maxSecretBytes } from './secrets.ts';
 export { webhookUrlProblem, type WebhookUrlRules } from './url-rules.ts';
 export { retryDelays, retryDelayMs, parseRetryAfter, type RetrySchedule } from './retry.ts';
