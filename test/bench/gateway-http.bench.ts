@@ -1,9 +1,12 @@
 // `npm run bench -- test/bench/gateway-http.bench.ts`: the gateway's hot routes under HTTP load, beside
 // reference servers in the same run, each a process of its own against a redis-server of the bench's own:
-//   POST /jobs       bare Fastify route | minimal Fastify + JobQueues.submit | Curator gateway
+//   POST /jobs       bare Fastify route | minimal Fastify + BullMQ's Queue.add with Curator's job options (the
+//                    issue's reference, `@curator/queue/bench-peer`) | minimal Fastify + JobQueues.submit
+//                    | Curator gateway
 //   GET  /jobs/:id   minimal Fastify + JobQueues.get | gateway, finished classify job (no presigning)
 //                    | gateway, finished curate job (image and card: two presigned URLs per read)
-// at 32 and 256 connections, with wrk (autocannon where wrk is missing; the output says which).
+// at 32 and 256 connections; "% of reference" compares a POST case with the Queue.add route and a GET case
+// with the minimal JobQueues.get route, with wrk (autocannon where wrk is missing; the output says which).
 // Servers run on CPU 0, Redis and the load generator on CPU 1 (when the machine has 2 cores or more and
 // BENCH_PIN is not 0); the load average before each case and the CPU each process used during it are
 // printed beside the figures, and so is the CPU the rest of the machine used (other work on shared cores),
@@ -62,11 +65,12 @@ const bodyFile = join(cluster.dataDir, 'classify.json');
 writeFileSync(bodyFile, JSON.stringify(classifyBody));
 const serverVars = { ...cluster.vars, PORT: '0' };
 const bare = await startScript('bare Fastify', 'test/bench/servers/minimal.ts', ['bare'], serverVars);
+const queueAdd = await startScript('minimal Queue.add', 'test/bench/servers/minimal.ts', ['queue-add'], serverVars);
 const minimal = await startScript('minimal JobQueues', 'test/bench/servers/minimal.ts', ['queue'], serverVars);
 const gateway = { ...cluster.gateway, url: cluster.gatewayUrl };
 const pinning: string[] = [];
 if (pinned) {
-  for (const server of [gateway, bare, minimal]) if (!pin(server.pid, serverCpus!)) pinning.push(`${server.name} not pinned`);
+  for (const server of [gateway, bare, queueAdd, minimal]) if (!pin(server.pid, serverCpus!)) pinning.push(`${server.name} not pinned`);
   if (!pin(cluster.redisPid, sideCpus!)) pinning.push('redis not pinned');
 }
 
@@ -92,10 +96,12 @@ try {
     { name: 'Curator: finished classify (no presigning)', route: 'GET /jobs/:id', server: gateway, path: `/jobs/${finished.classify}`, baseline: 'minimal: JobQueues.get, JSON' },
     { name: 'Curator: finished curate (2 presigned URLs)', route: 'GET /jobs/:id', server: gateway, path: `/jobs/${finished.curate}`, baseline: 'minimal: JobQueues.get, JSON' },
   ];
+  const queueAddName = "minimal: Queue.add, no validation (the issue's reference)";
   const postCases: Case[] = [
     { name: 'bare Fastify (parse JSON, 202)', route: 'POST /jobs', server: bare, path: '/jobs', flushFirst: true },
-    { name: 'minimal: JobQueues.submit, no validation', route: 'POST /jobs', server: minimal, path: '/jobs', flushFirst: true },
-    { name: 'Curator gateway', route: 'POST /jobs', server: gateway, path: '/jobs', baseline: 'minimal: JobQueues.submit, no validation', flushFirst: true },
+    { name: queueAddName, route: 'POST /jobs', server: queueAdd, path: '/jobs', flushFirst: true },
+    { name: 'minimal: JobQueues.submit, no validation', route: 'POST /jobs', server: minimal, path: '/jobs', baseline: queueAddName, flushFirst: true },
+    { name: 'Curator gateway', route: 'POST /jobs', server: gateway, path: '/jobs', baseline: queueAddName, flushFirst: true },
   ];
 
   const warmed = new Set<string>();
@@ -122,7 +128,7 @@ try {
   for (const connections of connectionCounts) for (const c of getCases.filter(chosen)) await measure(c, connections);
   for (const connections of connectionCounts) for (const c of postCases.filter(chosen)) await measure(c, connections);
 } finally {
-  for (const server of [bare, minimal]) {
+  for (const server of [bare, queueAdd, minimal]) {
     server.running.child.kill('SIGTERM');
     await server.exited;
   }
@@ -187,7 +193,7 @@ console.log(pinned ? `Servers pinned to CPU 0, Redis and ${generator} to CPU 1${
 console.log('CPU columns: cores busy during the case (1.00 = one core all the time); "others" = the rest of the machine (not the bench).\n');
 console.log(
   table(
-    ['route', 'server', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'max ms', '% of minimal', '≥400 / socket errors', 'server CPU', 'server CPU µs/req', 'redis CPU', `${generator} CPU`, 'others CPU', 'load avg before', 'server RSS after', 'Redis calls per request'],
+    ['route', 'server', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'max ms', '% of reference', '≥400 / socket errors', 'server CPU', 'server CPU µs/req', 'redis CPU', `${generator} CPU`, 'others CPU', 'load avg before', 'server RSS after', 'Redis calls per request'],
     results.map(rowOf),
   ),
 );

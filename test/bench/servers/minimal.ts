@@ -1,30 +1,41 @@
 // The gateway bench's reference servers, each a process of its own like the gateway:
-//   node test/bench/servers/minimal.ts bare   POST /jobs parses the JSON body and answers 202 (Fastify alone)
-//   node test/bench/servers/minimal.ts queue  POST /jobs enqueues the body as it came (no validation, no
+//   node test/bench/servers/minimal.ts bare       POST /jobs parses the JSON body and answers 202 (Fastify alone)
+//   node test/bench/servers/minimal.ts queue-add  POST /jobs calls BullMQ's Queue.add once per request with
+//        Curator's job options and job ids (`@curator/queue/bench-peer`) and answers 202 with the id: the
+//        issue's "minimal Fastify + Queue.add route with the same job options"
+//   node test/bench/servers/minimal.ts queue      POST /jobs enqueues the body as it came (no validation, no
 //        plugins) with JobQueues.submit and answers 202 with the id; GET /jobs/:id answers JobQueues.get
 //        as JSON (no presigning, no response schema)
 // Settings (REDIS_URL, QUEUE_PREFIX, ...) come from the environment like the gateway's. Prints one JSON
 // line `{"listening": url}` when it serves.
 //
-// The issue's "minimal Fastify + Queue.add route" would call BullMQ's Queue.add once per request with
-// Curator's job options. @curator/queue exports neither a Queue nor `jobOptions` (and nothing outside it
-// may import bullmq), so the nearest route Curator's exports allow is JobQueues.submit: the same job
-// options, plus the group commit (one addBulk per event-loop turn) that the gateway uses too.
+// `queue-add` and `queue` differ in what JobQueues.submit adds to Queue.add: the group commit (one MULTI
+// of BullMQ's add scripts per event-loop turn) and the listing entries (two ZADDs per job). Neither route
+// validates the body: the bench always sends the same valid classify request.
 import Fastify from 'fastify';
 import { loadEnv } from '@curator/config';
 import type { JobRequest } from '@curator/contracts';
 import { JobQueues, queueSettingsFromEnv } from '@curator/queue';
+import { createQueueAddPeer, type QueueAddPeer } from '@curator/queue/bench-peer';
 import { createLogger } from '@curator/telemetry';
 
 const kind = process.argv[2];
-if (kind !== 'bare' && kind !== 'queue') throw new Error('usage: minimal.ts bare|queue');
+if (kind !== 'bare' && kind !== 'queue-add' && kind !== 'queue') throw new Error('usage: minimal.ts bare|queue-add|queue');
 
 const env = loadEnv();
 const app = Fastify();
-let queues: JobQueues | null = null;
+let queues: JobQueues | QueueAddPeer | null = null;
 
 if (kind === 'bare') {
   app.post('/jobs', async (_request, reply) => reply.code(202).send({ status: 'queued' }));
+} else if (kind === 'queue-add') {
+  const peer = await createQueueAddPeer(queueSettingsFromEnv(env), env.REDIS_COMMAND_TIMEOUT_MS);
+  queues = peer;
+  app.post('/jobs', async (request, reply) => {
+    const body = request.body as JobRequest;
+    const { id } = await peer.add(body);
+    return reply.code(202).send({ id, type: body.type, status: 'queued' });
+  });
 } else {
   const jobQueues = new JobQueues({ settings: queueSettingsFromEnv(env), commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS, logger: createLogger('bench-minimal', 'warn') });
   queues = jobQueues;
