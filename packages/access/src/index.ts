@@ -16,4 +16,3 @@ export {
 export { submittedContent, submittedJobCount, rerunContent, generatedContent } from './fields.ts';
 export { apiKeySecretPrefix, keyIdOfSecret, isKeyId, hashSecret } from './secrets.ts';
 export { accessKeys } from './redis-keys.ts';
-export { connectKeyStore } from './connect.ts';

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { CuratorError } from '@curator/contracts';
 
 export const defaultRedisUrl = 'redis://127.0.0.1:6379';
 
@@ -31,6 +32,24 @@ export function createCommandRedis(url: string | undefined, commandTimeoutMs: nu
     // Reconnect quickly at first, then every 2 s while Redis stays away.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   });
+}
+
+/**
+ * A connection for one-shot tools (the CLI's `keys` and `feedback` commands): connected first, so a
+ * Redis that is away is said at once (`queue_unavailable` naming where it tried), and every command
+ * ends within `timeoutMs` instead of waiting for it to come back.
+ */
+export async function connectToolRedis(url: string | undefined, timeoutMs = 5000): Promise<Redis> {
+  const target = url ?? defaultRedisUrl;
+  const redis = new Redis(target, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: timeoutMs, commandTimeout: timeoutMs, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new CuratorError('queue_unavailable', `Cannot reach Redis at ${new URL(target).host} (REDIS_URL): ${(error as Error).message}`, { retryable: true, cause: error });
+  }
+  return redis;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { CuratorError, feedbackSchema, type Feedback, type FeedbackRequest, type JobType } from '@curator/contracts';
+import { feedbackSchema, type Feedback, type FeedbackRequest, type JobType } from '@curator/contracts';
 import { keys } from './names.ts';
-import { defaultRedisUrl } from './connection.ts';
+import { connectToolRedis } from './connection.ts';
 
 /**
  * The global feedback stream keeps about this many entries (older ones are trimmed): enough for a
@@ -31,16 +31,7 @@ export class FeedbackLog {
    * ends within `timeoutMs`.
    */
   static async connect(settings: { redisUrl: string | undefined; prefix: string }, timeoutMs = 5000): Promise<FeedbackLog> {
-    const url = settings.redisUrl ?? defaultRedisUrl;
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: timeoutMs, commandTimeout: timeoutMs, retryStrategy: () => null });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw new CuratorError('queue_unavailable', `Cannot reach Redis at ${new URL(url).host} (REDIS_URL): ${(error as Error).message}`, { retryable: true, cause: error });
-    }
-    return new FeedbackLog(redis, settings.prefix, { owned: true });
+    return new FeedbackLog(await connectToolRedis(settings.redisUrl, timeoutMs), settings.prefix, { owned: true });
   }
 
   /** Stores one entry; the job's list lives as long as the job (`expiresAtMs`, when known). */

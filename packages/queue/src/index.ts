@@ -13,6 +13,6 @@ export { stagePlan, stageNames, reusableStages, curateGeneration, curateSummaryG
 export { queueSettingsFromEnv, type QueueSettings } from './settings.ts';
 export { reapExpiredJobs } from './lifetime.ts';
 export { pools, poolOfJobType, poolForJobType, jobTypesForPool, isJobId, keys, jobLockKey, type Pool } from './names.ts';
-export { createRedis, defaultRedisUrl } from './connection.ts';
+export { connectToolRedis, createRedis, defaultRedisUrl } from './connection.ts';
 export { readHeartbeats, heartbeatMissedPeriods } from './heartbeat.ts';
 export { WebhookOutbox, startWebhookDelivery, jobWebhook, webhookKeys, webhookQueueName, type WebhookMessage, type DeliveryResult, type WebhookOutboxOptions, type WebhookDeliveryOptions, type WebhookDeliveries } from './webhooks.ts';

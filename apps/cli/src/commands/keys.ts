@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadEnv } from '@curator/config';
 import { CuratorError, apiKeyScopeSchema, type ApiKey, type ApiKeyScope } from '@curator/contracts';
-import { connectKeyStore, type KeyContentPolicy, type KeyStore } from '@curator/access';
+import { KeyStore, type KeyContentPolicy } from '@curator/access';
+import { connectToolRedis } from '@curator/queue';
 import { printJson, processIo, reportFailure, writeLine, type CliIo } from '../output.ts';
 
 type ListedKey = ApiKey & { contentPolicy: KeyContentPolicy };
@@ -35,9 +36,9 @@ async function withKeyStore(io: CliIo, json: boolean, body: (keys: KeyStore) => 
   let close = () => undefined as void;
   try {
     const env = loadEnv(io.env);
-    const connection = await connectKeyStore({ redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX });
-    close = connection.close;
-    await body(connection.keys);
+    const redis = await connectToolRedis(env.REDIS_URL);
+    close = () => redis.disconnect();
+    await body(new KeyStore(redis, env.QUEUE_PREFIX));
   } catch (error) {
     reportFailure(io, error, json);
   } finally {
