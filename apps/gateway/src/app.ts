@@ -72,7 +72,13 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   await app.register(corsPolicy, { origins: env.CORS_ORIGINS });
   // Before the access plugin's quota charge: a webhook refused at submission costs no quota.
   await app.register(webhookAdmission, webhookAdmissionFromEnv(env));
-  await app.register(accessControl, { keys: new KeyStore(queues.redis, env.QUEUE_PREFIX), quota: new DailyJobQuota(queues.redis, env.QUEUE_PREFIX), contentPolicy: deps.contentPolicy ?? contentPolicyFromEnv(env) });
+  await app.register(accessControl, {
+    keys: new KeyStore(queues.redis, env.QUEUE_PREFIX),
+    quota: new DailyJobQuota(queues.redis, env.QUEUE_PREFIX),
+    contentPolicy: deps.contentPolicy ?? contentPolicyFromEnv(env),
+    // A replay of an accepted submission adds no job: a spent quota does not refuse it.
+    idempotencyKeyUsed: (owner, key) => queues.idempotencyKeyUsed(owner, key),
+  });
   await app.register(rateLimiting, { perMinute: env.RATE_LIMIT_PER_MINUTE, redis: queues.redis, prefix: env.QUEUE_PREFIX, ...(deps.rateLimitWindowMs ? { windowMs: deps.rateLimitWindowMs } : {}) });
   // Before every route it documents (@fastify/swagger sees the routes registered after it).
   await app.register(apiDocs);

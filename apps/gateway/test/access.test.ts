@@ -3,7 +3,7 @@
 // `curator keys` uses.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyStore, type NewApiKey } from '@curator/access';
+import { DailyJobQuota, KeyStore, type NewApiKey } from '@curator/access';
 import { loadEnv } from '@curator/config';
 import { startJobRuntime, queueSettingsFromEnv, type JobQueues, type JobRuntime } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv, type ObjectStorage } from '@curator/storage';
@@ -226,6 +226,57 @@ test('daily job quota: every job of a batch counts, a batch that would pass it i
   assert.match(spent.body.error.message, /0 left today, 1 asked for/);
   // Reads are not jobs.
   assert.equal((await call(`${g.url}/workers`, { key })).status, 200);
+});
+
+test('daily job quota spent: a replayed Idempotency-Key (submit, batch, rerun) gets its jobs back at no cost; a new request is 429, another body 409', async () => {
+  const g = await gateway('quota-replay');
+  const { key: stored, secret: key } = await g.keys.create({ name: 'replayer', dailyJobQuota: 4 });
+  const quota = new DailyJobQuota(t.redis, g.prefix);
+  const batchBody = { jobs: [classify('batch one'), classify('batch two')] };
+  const batch = await call(`${g.url}/jobs`, { key, body: batchBody, headers: { 'idempotency-key': 'replay-batch' } });
+  assert.equal(batch.status, 202, JSON.stringify(batch.body));
+  const one = await call(`${g.url}/jobs`, { key, body: classify('one'), headers: { 'idempotency-key': 'replay-one' } });
+  assert.equal(one.status, 202, JSON.stringify(one.body));
+  const rerun = await call(`${g.url}/jobs/${one.body.id}/rerun`, { key, body: {}, headers: { 'idempotency-key': 'replay-rerun' } });
+  assert.equal(rerun.status, 202, JSON.stringify(rerun.body));
+  assert.equal(await quota.used(stored.id), 4, 'the quota is spent');
+
+  // New work is refused, with or without a key of its own.
+  const fresh = await call(`${g.url}/jobs`, { key, body: classify('two') });
+  assert.equal(fresh.status, 429);
+  assert.equal(fresh.body.error.code, 'quota_exceeded');
+  const freshKeyed = await call(`${g.url}/jobs`, { key, body: classify('two'), headers: { 'idempotency-key': 'replay-new' } });
+  assert.equal(freshKeyed.status, 429);
+  assert.equal(freshKeyed.body.error.code, 'quota_exceeded');
+  assert.equal((await call(`${g.url}/jobs/${one.body.id}/rerun`, { key, body: {}, headers: { 'idempotency-key': 'replay-rerun-new' } })).status, 429);
+
+  // The client lost its answers and sends the very same requests again: its jobs come back.
+  const batchAgain = await call(`${g.url}/jobs`, { key, body: batchBody, headers: { 'idempotency-key': 'replay-batch' } });
+  assert.equal(batchAgain.status, 202, JSON.stringify(batchAgain.body));
+  assert.equal(batchAgain.headers.get('idempotent-replayed'), 'true');
+  assert.deepEqual(batchAgain.body.jobs.map((job: { id: string }) => job.id), batch.body.jobs.map((job: { id: string }) => job.id));
+  const oneAgain = await call(`${g.url}/jobs`, { key, body: classify('one'), headers: { 'idempotency-key': 'replay-one' } });
+  assert.equal(oneAgain.status, 202, JSON.stringify(oneAgain.body));
+  assert.equal(oneAgain.headers.get('idempotent-replayed'), 'true');
+  assert.equal(oneAgain.body.id, one.body.id);
+  const rerunAgain = await call(`${g.url}/jobs/${one.body.id}/rerun`, { key, body: {}, headers: { 'idempotency-key': 'replay-rerun' } });
+  assert.equal(rerunAgain.status, 202, JSON.stringify(rerunAgain.body));
+  assert.equal(rerunAgain.headers.get('idempotent-replayed'), 'true');
+  assert.equal(rerunAgain.body.id, rerun.body.id);
+
+  // The same key with another body: the conflict says more than the quota would.
+  const conflict = await call(`${g.url}/jobs`, { key, body: classify('not one'), headers: { 'idempotency-key': 'replay-one' } });
+  assert.equal(conflict.status, 409);
+  assert.equal(conflict.body.error.code, 'idempotency_conflict');
+  assert.equal(await quota.used(stored.id), 4, 'replays and the conflict cost nothing');
+
+  // Idempotency-Keys are per API key: another key's "replay-one" names none of its jobs.
+  const { key: otherStored, secret: other } = await g.keys.create({ name: 'other', dailyJobQuota: 1 });
+  assert.equal((await call(`${g.url}/jobs`, { key: other, body: classify('theirs') })).status, 202);
+  const notTheirs = await call(`${g.url}/jobs`, { key: other, body: classify('one'), headers: { 'idempotency-key': 'replay-one' } });
+  assert.equal(notTheirs.status, 429);
+  assert.equal(notTheirs.body.error.code, 'quota_exceeded');
+  assert.equal(await quota.used(otherStored.id), 1);
 });
 
 test('content policy at submission: 422 content_policy naming the field, nothing enqueued; keys add terms or are exempt', async () => {

@@ -208,6 +208,25 @@ export class JobQueues {
     });
   }
 
+  /**
+   * Whether `owner`'s Idempotency-Key already names jobs: the first id derived from it is a job in
+   * a queue, so an earlier submission under the key was accepted and `submit()` with it answers that
+   * one (same request: its jobs, replayed; another: 409). Reads only (it takes no lock); the gateway
+   * asks it when a daily quota refuses a request, so that a replay, which adds no job, is not refused.
+   * A submission's jobs are added in one transaction, so its first job stands for all of them.
+   */
+  async idempotencyKeyUsed(owner: string, key: string): Promise<boolean> {
+    return this.bounded('idempotency', async () => {
+      const id = derivedJobId(await this.saltOfIds(), owner, key, 0);
+      const pipeline = this.redis.pipeline();
+      for (const pool of pools) pipeline.hexists(this.queues[pool].toKey(id), 'data');
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+      return results.some(([, found]) => found === 1);
+    });
+  }
+
   private saltOfIds(): Promise<string> {
     this.salt ??= (async () => {
       const key = this.keys.idempotencySalt;

@@ -15,6 +15,7 @@ import {
   type StoredApiKey,
 } from '@curator/access';
 import { anonymousOwner, hasScope, openCaller, type Caller } from '../caller.ts';
+import { parseIdempotencyKey } from '../submission.ts';
 
 export interface AccessOptions {
   keys: KeyStore;
@@ -22,6 +23,11 @@ export interface AccessOptions {
   contentPolicy: ContentPolicy;
   /** How long "are there keys?" is believed before it is read again (default 1 s). */
   keysRefreshMs?: number;
+  /**
+   * Whether `owner`'s Idempotency-Key already names jobs (`JobQueues.idempotencyKeyUsed`). Asked only
+   * when the daily quota refuses a request that carries one; without it such a request is 429.
+   */
+  idempotencyKeyUsed?: (owner: string, key: string) => Promise<boolean>;
 }
 
 /** Where an API route needs no key: probes, scrapes, the API's own docs, preflights. */
@@ -166,7 +172,8 @@ const charges = new WeakMap<FastifyRequest, { keyId: string; jobs: number; day: 
  *   policy (deployment + the key's own) or the request is 422 `content_policy` and nothing is
  *   enqueued; then the key's daily quota is charged for every job (a batch all or nothing: 429
  *   `quota_exceeded` with `Retry-After` to the next UTC midnight), and given back when the request
- *   fails after all.
+ *   fails after all or replays an Idempotency-Key. A request the quota refuses whose Idempotency-Key
+ *   already names jobs goes on uncharged: the route replays them (or answers 409 for another body).
  */
 export const accessControl = fp(
   async (app: FastifyInstance, options: AccessOptions) => {
@@ -226,6 +233,27 @@ export const accessControl = fp(
       if (!hasScope(caller, required)) throw new CuratorError('forbidden', `This API key lacks the "${required}" scope this route needs`);
     });
 
+    /**
+     * Whether a request the quota refused carries an Idempotency-Key that already names its owner's
+     * jobs. Then it goes on to the route uncharged: the same request gets its earlier jobs back
+     * (202, `Idempotent-Replayed: true`; a replay adds no job, so it costs nothing), another one
+     * `409 idempotency_conflict`, which tells the client more than a 429 would (a new key would
+     * still be refused). Only a refused request asks, so one with quota left makes no extra read.
+     */
+    async function repeatsEarlierSubmission(request: FastifyRequest): Promise<boolean> {
+      if (!options.idempotencyKeyUsed) return false;
+      let key: string | null;
+      try {
+        key = parseIdempotencyKey(request.headers);
+      } catch {
+        return false; // A malformed key names no jobs: refused like any new request.
+      }
+      if (key === null) return false;
+      return options.idempotencyKeyUsed(request.caller.owner, key).catch((error) => {
+        throw redisTrouble(error);
+      });
+    }
+
     app.addHook('preHandler', async (request, reply) => {
       const admission = admissions[`${request.method} ${request.routeOptions.url}`];
       if (!admission) return;
@@ -243,6 +271,7 @@ export const accessControl = fp(
         throw redisTrouble(error);
       });
       if (!charge.allowed) {
+        if (await repeatsEarlierSubmission(request)) return;
         reply.header('retry-after', String(secondsUntil(charge.resetsAt, now)));
         const left = Math.max(0, charge.limit - charge.used);
         throw new CuratorError('quota_exceeded', `This API key's daily job quota (${charge.limit} jobs per UTC day) would be exceeded: ${left} left today, ${jobs} asked for; it resets at ${charge.resetsAt.toISOString()}`, {
