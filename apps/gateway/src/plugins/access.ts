@@ -21,7 +21,7 @@ export interface AccessOptions {
   keys: KeyStore;
   quota: DailyJobQuota;
   contentPolicy: ContentPolicy;
-  /** How long "are there keys?" is believed before it is read again (default 1 s). */
+  /** How long "are there keys?" is believed before it is read again, in the background (default 1 s). */
   keysRefreshMs?: number;
   /**
    * Whether `owner`'s Idempotency-Key already names jobs (`JobQueues.idempotencyKeyUsed`). Asked only
@@ -93,46 +93,82 @@ function withoutPort(address: string): string {
 const redisTrouble = (error: unknown) =>
   isCuratorError(error) ? error : new CuratorError('queue_unavailable', `The key store is unavailable: ${(error as Error).message}`, { retryable: true, cause: error });
 
+/** Where a failing background read is told (the app's logger). */
+export interface PresenceLog {
+  warn(fields: { err: unknown }, message: string): void;
+}
+
+/** How often a failing background read of "are there keys?" is logged (the last answer stands meanwhile). */
+const presenceFailureLogMs = 60_000;
+
 /**
  * Whether the deployment has keys (then every non-public request needs one) or runs open (then
- * only loopback clients are served). Read from Redis at most once per `refreshMs`; while Redis is
- * away the last answer stands.
+ * only loopback clients are served). Stale-while-revalidate: once an answer is known it is given
+ * at once, and when it is older than `refreshMs` one read in the background brings the next (a
+ * key created on any replica is noticed within about `refreshMs`). Only before the first answer
+ * does a request wait for Redis. So a hung Redis costs a request one command timeout (in its
+ * route), not two (here, then in the route); while Redis is away the last answer stands.
  */
-class KeyPresence {
+export class KeyPresence {
   private known: boolean | null = null;
-  private readAt = 0;
+  /** When the last read began (or a verified key was seen): the next starts `refreshMs` after it. */
+  private checkedAt = 0;
+  /** When a key was last verified: a read begun before it that says "none" is out of date. */
+  private sawKeyAt = 0;
   private reading: Promise<boolean> | null = null;
+  private failureLoggedAt = -Infinity;
 
-  private readonly keys: KeyStore;
+  private readonly keys: Pick<KeyStore, 'hasActiveKeys'>;
   private readonly refreshMs: number;
+  private readonly log: PresenceLog;
 
-  constructor(keys: KeyStore, refreshMs: number) {
+  constructor(keys: Pick<KeyStore, 'hasActiveKeys'>, refreshMs: number, log: PresenceLog) {
     this.keys = keys;
     this.refreshMs = refreshMs;
+    this.log = log;
   }
 
   async get(): Promise<boolean> {
-    if (this.known !== null && Date.now() - this.readAt < this.refreshMs) return this.known;
-    this.reading ??= this.keys
-      .hasActiveKeys()
-      .then((present) => {
-        this.known = present;
-        this.readAt = Date.now();
-        return present;
-      })
-      .finally(() => (this.reading = null));
-    try {
-      return await this.reading;
-    } catch (error) {
-      if (this.known !== null) return this.known;
-      throw redisTrouble(error);
+    const known = this.known;
+    if (known === null) {
+      try {
+        return await this.read();
+      } catch (error) {
+        if (this.known !== null) return this.known;
+        throw redisTrouble(error);
+      }
     }
+    if (this.reading === null && Date.now() - this.checkedAt >= this.refreshMs) {
+      this.read().catch((error: unknown) => {
+        const now = Date.now();
+        if (now - this.failureLoggedAt < presenceFailureLogMs) return;
+        this.failureLoggedAt = now;
+        this.log.warn({ err: error }, `could not read whether API keys exist; going on with the last answer (${known ? 'keys required' : 'open, loopback only'})`);
+      });
+    }
+    return known;
   }
 
-  /** A key just verified: keys exist, whatever was read last. */
+  /** A key just verified: keys exist, whatever was read last (or is being read). */
   sawKey(): void {
     this.known = true;
-    this.readAt = Date.now();
+    this.checkedAt = this.sawKeyAt = Date.now();
+  }
+
+  /** One read at a time; concurrent callers share it. */
+  private read(): Promise<boolean> {
+    if (this.reading) return this.reading;
+    const startedAt = (this.checkedAt = Date.now());
+    this.reading = this.keys
+      .hasActiveKeys()
+      .then((present) => {
+        // A key verified while this read was under way is newer news than a "none" it began before.
+        const answer = present || (this.known === true && this.sawKeyAt >= startedAt);
+        this.known = answer;
+        return answer;
+      })
+      .finally(() => (this.reading = null));
+    return this.reading;
   }
 }
 
@@ -178,7 +214,7 @@ const charges = new WeakMap<FastifyRequest, { keyId: string; jobs: number; day: 
 export const accessControl = fp(
   async (app: FastifyInstance, options: AccessOptions) => {
     const { keys, quota, contentPolicy } = options;
-    const presence = new KeyPresence(keys, options.keysRefreshMs ?? 1000);
+    const presence = new KeyPresence(keys, options.keysRefreshMs ?? 1000, app.log);
     const lastTouched = new Map<string, number>();
 
     try {
@@ -199,6 +235,8 @@ export const accessControl = fp(
     async function identify(request: FastifyRequest, reply: FastifyReply): Promise<Caller> {
       const header = request.headers.authorization;
       if (header !== undefined) {
+        // Read every time, not cached: a revocation takes effect at once. On a hung Redis this read is
+        // the request's one wait: its timeout answers 503 here, and nothing after it waits again.
         const verification = await keys.verify(bearerToken(header)).catch((error) => {
           throw redisTrouble(error);
         });
