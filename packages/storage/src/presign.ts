@@ -10,14 +10,24 @@ function isStoredRef(value: unknown): value is StoredRef {
   return typeof value === 'object' && value !== null && typeof (value as StoredRef).key === 'string' && typeof (value as StoredRef).contentType === 'string';
 }
 
-/** Every stored object in a result, wherever it sits, with a presigned URL. */
+/**
+ * A copy of `value` in which every stored object, wherever it sits, has a presigned URL. The walk is synchronous and
+ * the URLs are signed together: awaiting each property in turn cost a promise and a microtask per value of the result.
+ */
 async function presignObjects(value: unknown, storage: ObjectStorage): Promise<unknown> {
-  if (Array.isArray(value)) return Promise.all(value.map((item) => presignObjects(item, storage)));
-  if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) out[key] = await presignObjects(child, storage);
-  if (isStoredRef(out)) Object.assign(out, await storage.presignGet(out.key));
-  return out;
+  const refs: Array<Record<string, unknown> & StoredRef> = [];
+  const copy = (item: unknown): unknown => {
+    if (Array.isArray(item)) return item.map(copy);
+    if (typeof item !== 'object' || item === null) return item;
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(item)) out[key] = copy(child);
+    if (isStoredRef(out)) refs.push(out);
+    return out;
+  };
+  const result = copy(value);
+  const urls = await Promise.all(refs.map((ref) => storage.presignGet(ref.key)));
+  refs.forEach((ref, i) => Object.assign(ref, urls[i]));
+  return result;
 }
 
 /**

@@ -4,9 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CuratorError } from '@curator/contracts';
 import { embeddedS3Credentials, startEmbeddedS3, type EmbeddedS3 } from '@curator/embedded-s3';
-import { createObjectStorage, type ObjectStorage, type ObjectStorageOptions } from '../src/index.ts';
+import { GetUrlSigner } from '../src/sigv4.ts';
+import { createObjectStorage, presignResult, type ObjectStorage, type ObjectStorageOptions } from '../src/index.ts';
+import type { StoredJobView } from '@curator/contracts';
 
 function storageFor(endpoint: string, bucket: string, createBucket = true, more: Partial<ObjectStorageOptions> = {}): ObjectStorage {
   return createObjectStorage({
@@ -108,6 +112,40 @@ describe('object storage against the embedded S3 server (it checks SigV4 signatu
     assert.equal(new URL(defaulted.url).searchParams.get('X-Amz-Expires'), '900');
   });
 
+  test('a presigned URL of a key with spaces, unicode and reserved characters serves its bytes', async () => {
+    await storage.ensureBucket();
+    const body = randomBytes(256);
+    const key = "cards/a b/ü (1)*!'+=.jpg";
+    await storage.put(key, body, 'image/jpeg');
+    const response = await fetch((await storage.presignGet(key, 120)).url);
+    assert.equal(response.status, 200);
+    assert.ok(Buffer.from(await response.arrayBuffer()).equals(body));
+  });
+
+  test("presignResult gives every stored object of a result a URL that serves it, and leaves the stored view as it was", async () => {
+    await storage.ensureBucket();
+    const [picture, card] = [randomBytes(300), randomBytes(200)];
+    await storage.put('jobs/r/image.png', picture, 'image/png');
+    await storage.put('jobs/r/card.jpg', card, 'image/jpeg');
+    const stored = {
+      type: 'curate',
+      result: { image: { image: { key: 'jobs/r/image.png', contentType: 'image/png', bytes: 300, seed: 7 }, card: { key: 'jobs/r/card.jpg', contentType: 'image/jpeg', bytes: 200 }, generation: { steps: 2 } }, tags: ['a', { n: 1 }] },
+    } as unknown as StoredJobView;
+    const before = structuredClone(stored);
+    const view = (await presignResult(stored, storage)) as unknown as { result: { image: { url: string; cardUrl: string; image: { url: string; expiresAt: string; seed: number }; card: { url: string } }; tags: unknown } };
+    assert.deepEqual(stored, before, 'the stored view keeps keys only');
+    assert.equal(view.result.image.url, view.result.image.image.url);
+    assert.equal(view.result.image.cardUrl, view.result.image.card.url);
+    assert.equal(view.result.image.image.seed, 7);
+    assert.ok(Date.parse(view.result.image.image.expiresAt) > Date.now());
+    assert.deepEqual(view.result.tags, ['a', { n: 1 }]);
+    for (const [url, body] of [[view.result.image.url, picture], [view.result.image.cardUrl, card]] as const) {
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      assert.ok(Buffer.from(await response.arrayBuffer()).equals(body));
+    }
+  });
+
   test('a presigned URL whose signature was tampered with is refused', async () => {
     await storage.ensureBucket();
     await storage.put('cards/signed.jpg', randomBytes(64), 'image/jpeg');
@@ -190,3 +228,67 @@ describe('object storage against the embedded S3 server (it checks SigV4 signatu
   });
 });
 
+
+describe('presigned URLs are the AWS SDK getSignedUrl ones, byte for byte', () => {
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+  const cases: Array<{ name: string; options: Partial<ObjectStorageOptions> & { bucket: string; forcePathStyle: boolean } }> = [
+    { name: 'path-style, endpoint with a port', options: { endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, bucket: 'curator' } },
+    { name: 'virtual-hosted, custom endpoint', options: { endpoint: 'http://localhost:9000', forcePathStyle: false, bucket: 'curator' } },
+    { name: 'virtual-hosted asked, IP endpoint (the rules fall back to path-style)', options: { endpoint: 'http://127.0.0.1:9000', forcePathStyle: false, bucket: 'curator' } },
+    { name: 'AWS S3 itself, another region', options: { forcePathStyle: false, bucket: 'curator', region: 'eu-west-3' } },
+    { name: 'AWS S3 itself, a bucket with dots (path-style)', options: { forcePathStyle: false, bucket: 'my.curator.bucket' } },
+    { name: 'endpoint with a base path, https', options: { endpoint: 'https://s3.example.com/base', forcePathStyle: true, bucket: 'curator' } },
+    { name: 'public endpoint apart from the internal one', options: { endpoint: 'http://minio:9000', publicEndpoint: 'https://files.example.com', forcePathStyle: false, bucket: 'curator' } },
+  ];
+  const keys = ['jobs/0d3c/image.png', "cards/a b/ü (1)*!'+=~.jpg", 'x', 'a//b/./c/../d?e#f%20'];
+  for (const { name, options } of cases) {
+    test(name, async () => {
+      const full: ObjectStorageOptions = { region: 'us-east-1', ...credentials, createBucket: false, presignExpiresSeconds: 900, ...options };
+      const storage = createObjectStorage(full);
+      // The client the storage used to presign with (its checksum settings: no x-amz-checksum-mode on a GET).
+      const reference = new S3Client({ region: full.region, forcePathStyle: full.forcePathStyle, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...((full.publicEndpoint ?? full.endpoint) ? { endpoint: full.publicEndpoint ?? full.endpoint } : {}) });
+      try {
+        for (const key of keys) {
+          for (const expiresIn of [60, 900]) {
+            const ours = await storage.presignGet(key, expiresIn);
+            // Signed at the time our URL names (to the second), the SDK's URL must be the same string.
+            const amzDate = new URL(ours.url).searchParams.get('X-Amz-Date')!;
+            const signingDate = new Date(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+            const theirs = await getSignedUrl(reference, new GetObjectCommand({ Bucket: full.bucket, Key: key }), { expiresIn, signingDate });
+            assert.equal(ours.url, theirs, `${key}, ${expiresIn} s`);
+            assert.ok(Math.abs(Date.parse(ours.expiresAt) - (signingDate.getTime() + expiresIn * 1000)) < 1000);
+          }
+        }
+      } finally {
+        storage.close();
+        reference.destroy();
+      }
+    });
+  }
+
+  test('temporary credentials: the session token is signed into the URL as the SDK signs it', async () => {
+    const temporary = { ...credentials, sessionToken: 'FwoGZXIvYXdzEBYaD+/session=token' };
+    const signer = new GetUrlSigner({ protocol: 'https:', host: 'curator.s3.eu-west-3.amazonaws.com', basePath: '', region: 'eu-west-3', service: 's3' });
+    const reference = new S3Client({ region: 'eu-west-3', credentials: temporary, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    try {
+      const signingDate = new Date('2026-12-03T23:59:59Z');
+      const ours = signer.sign('jobs/1/image.png', 900, signingDate, temporary);
+      assert.match(ours, /X-Amz-Security-Token=/);
+      assert.equal(ours, await getSignedUrl(reference, new GetObjectCommand({ Bucket: 'curator', Key: 'jobs/1/image.png' }), { expiresIn: 900, signingDate }));
+      // The next day's key is another one: a URL signed after midnight is the SDK's too.
+      const nextDay = new Date('2026-12-04T00:00:01Z');
+      assert.equal(signer.sign('jobs/1/image.png', 900, nextDay, temporary), await getSignedUrl(reference, new GetObjectCommand({ Bucket: 'curator', Key: 'jobs/1/image.png' }), { expiresIn: 900, signingDate: nextDay }));
+    } finally {
+      reference.destroy();
+    }
+  });
+
+  test('a lifetime over a week is refused, as S3 would refuse the URL', async () => {
+    const storage = createObjectStorage({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'curator', forcePathStyle: true, ...credentials, createBucket: false, presignExpiresSeconds: 900 });
+    try {
+      await assert.rejects(storage.presignGet('a.png', 8 * 24 * 3600), (error: unknown) => error instanceof CuratorError);
+    } finally {
+      storage.close();
+    }
+  });
+});
