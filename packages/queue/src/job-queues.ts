@@ -75,6 +75,7 @@ export interface JobsPage {
 }
 
 type CuratorJob = Job<JobData, JobReturn>;
+type BullState = Awaited<ReturnType<CuratorJob['getState']>>;
 interface PendingJob {
   pool: Pool;
   id: string;
@@ -85,6 +86,8 @@ interface PendingJob {
 const maxJobsPerAdd = 200;
 /** How long an Idempotency-Key's first submission holds the key against other requests. */
 const idempotencyLockMs = 60_000;
+/** Most job ids whose pool a gateway remembers (about 100 bytes each); the oldest go first. */
+const maxRememberedPools = 50_000;
 /** Most index entries one listing request reads before it answers with what it found and a cursor. */
 const maxScannedPerPage = 1000;
 
@@ -137,6 +140,8 @@ export class JobQueues {
   private readonly events: JobEvents;
   private salt: Promise<string> | null = null;
   private readonly feedbackLog: FeedbackLog;
+  /** Which pool each job id read so far is in (see `findJob`). */
+  private readonly poolOfId = new Map<string, Pool>();
 
   constructor(options: JobQueuesOptions) {
     this.settings = options.settings;
@@ -318,12 +323,43 @@ export class JobQueues {
 
   // ---------- read ----------
 
-  private async findJob(id: string, pool?: Pool): Promise<CuratorJob | null> {
-    for (const candidate of pool ? [pool] : pools) {
-      const job = await Job.fromId<JobData, JobReturn>(this.queues[candidate], id);
-      if (job) return job;
+  /**
+   * A job and its state, asked together: the hash (`HGETALL`) and BullMQ's state script go out on the one
+   * connection without waiting for each other, so Redis answers both in one round trip. They are two
+   * commands, so a job may move between them; a finished job is one with `finishedOn`, and a pair that
+   * disagrees about that (the job finished, or was retried, in between) is read again.
+   */
+  private async jobInPool(id: string, pool: Pool): Promise<{ job: CuratorJob; state: BullState } | null> {
+    const queue = this.queues[pool];
+    for (let attempt = 1; ; attempt++) {
+      const [job, state] = await Promise.all([Job.fromId<JobData, JobReturn>(queue, id), queue.getJobState(id)]);
+      if (!job) return null;
+      const finalState = state === 'completed' || state === 'failed';
+      if (finalState === Boolean(job.finishedOn) || attempt === 3) return { job, state };
     }
-    return null;
+  }
+
+  /**
+   * A job wherever it is (`pool`: where the caller knows it is). A job stays in its pool, so once a read
+   * found it the next read asks that pool alone (job and state in one round trip); a job this process has
+   * not read yet is looked for in every pool at once (`EXISTS`), and then read where it is. A remembered
+   * pool that no longer has the job is forgotten: an id derived from an Idempotency-Key may come back as
+   * another type's job once the first has expired.
+   */
+  private async findJob(id: string, pool?: Pool): Promise<{ job: CuratorJob; state: BullState } | null> {
+    const known = pool ?? this.poolOfId.get(id);
+    if (known) {
+      const found = await this.jobInPool(id, known);
+      if (found || pool) return found;
+      this.poolOfId.delete(id);
+    }
+    const found = await Promise.all(pools.map((candidate) => this.redis.exists(this.queues[candidate].toKey(id))));
+    const index = found.findIndex((exists) => exists === 1);
+    if (index < 0) return null;
+    const where = pools[index]!;
+    if (this.poolOfId.size >= maxRememberedPools) this.poolOfId.delete(this.poolOfId.keys().next().value!);
+    this.poolOfId.set(id, where);
+    return this.jobInPool(id, where);
   }
 
   /** A job by id, if `viewer` may see it; null for an unknown id, another owner's job, or one that is not a job id at all (never a BullMQ key). */
@@ -333,15 +369,9 @@ export class JobQueues {
   }
 
   private async read(id: string, viewer: Viewer, pool?: Pool): Promise<{ job: CuratorJob; view: StoredJobView } | null> {
-    let job = await this.findJob(id, pool);
-    if (!job || !sees(viewer, ownerOf(job))) return null;
-    const state = await job.getState();
-    // The job may have finished between reading its fields and its state: read the fields again
-    // so a finished job never shows without its result or error.
-    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
-      job = (await Job.fromId<JobData, JobReturn>(this.queues[poolForJobType(job.data.request.type)], id)) ?? null;
-      if (!job) return null;
-    }
+    const found = await this.findJob(id, pool);
+    if (!found || !sees(viewer, ownerOf(found.job))) return null;
+    const { job, state } = found;
     const view = toJobView(job, state, this.links, this.settings.ttlSeconds);
     // A parent waiting for its child, or back in the queue once the child is done, shows the child's stages.
     const waitsOnChild = state === 'waiting-children' || (view.status === 'running' && state !== 'active' && job.data.checkpoints !== undefined);
