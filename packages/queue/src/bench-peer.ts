@@ -7,7 +7,7 @@ import type { JobRequest } from '@curator/contracts';
 import { pools, poolForJobType, newJobId, type Pool } from './names.ts';
 import { anonymousOwner, type JobData, type JobReturn } from './job-data.ts';
 import { jobOptions, type QueueSettings } from './settings.ts';
-import { createCommandRedis } from './connection.ts';
+import { createRedis } from './connection.ts';
 
 export interface QueueAddPeer {
   /**
@@ -18,9 +18,13 @@ export interface QueueAddPeer {
   close(): Promise<void>;
 }
 
-/** BullMQ queues of both pools over one command connection, bounded the way the gateway's is. */
+/**
+ * BullMQ queues of both pools over one plain connection, as a minimal route would have it: ioredis' defaults
+ * plus `commandTimeoutMs`, without the gateway's auto-pipelining (connection.ts), so each add is its own
+ * socket write.
+ */
 export async function createQueueAddPeer(settings: QueueSettings, commandTimeoutMs: number): Promise<QueueAddPeer> {
-  const redis = createCommandRedis(settings.redisUrl, commandTimeoutMs);
+  const redis = createRedis(settings.redisUrl, { commandTimeout: commandTimeoutMs });
   redis.on('error', () => undefined);
   if (redis.status !== 'ready') await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
   const make = (pool: Pool) => new Queue<JobData, JobReturn>(pool, { connection: redis, prefix: settings.prefix });
