@@ -1,8 +1,8 @@
 // The gateway bench's reference servers, each a process of its own like the gateway:
 //   node test/bench/servers/minimal.ts bare       POST /jobs parses the JSON body and answers 202 (Fastify alone)
 //   node test/bench/servers/minimal.ts queue-add  POST /jobs calls BullMQ's Queue.add once per request with
-//        Curator's job options and job ids (`@curator/queue/bench-peer`) and answers 202 with the id: the
-//        issue's "minimal Fastify + Queue.add route with the same job options"
+//        Curator's job options and job ids (`@curator/queue/bench-peer`, a plain ioredis connection) and
+//        answers 202 with the id: the issue's "minimal Fastify + Queue.add route with the same job options"
 //   node test/bench/servers/minimal.ts queue      POST /jobs enqueues the body as it came (no validation, no
 //        plugins) with JobQueues.submit and answers 202 with the id; GET /jobs/:id answers JobQueues.get
 //        as JSON (no presigning, no response schema)
@@ -10,8 +10,9 @@
 // line `{"listening": url}` when it serves.
 //
 // `queue-add` and `queue` differ in what JobQueues.submit adds to Queue.add: the group commit (one MULTI
-// of BullMQ's add scripts per event-loop turn) and the listing entries (two ZADDs per job). Neither route
-// validates the body: the bench always sends the same valid classify request.
+// of BullMQ's add scripts per event-loop turn), the listing entries (two ZADDs per job) and the gateway's
+// command connection (bounded, auto-pipelined). Neither route validates the body: the bench always sends
+// the same valid classify request.
 import Fastify from 'fastify';
 import { loadEnv } from '@curator/config';
 import type { JobRequest } from '@curator/contracts';
