@@ -7,7 +7,7 @@ import { CuratorError, jobRequestSchema, type JobEvent } from '@curator/contract
 import { startJobRuntime, queueSettingsFromEnv, type JobQueues, type JobRuntime } from '@curator/queue';
 import { createObjectStorage, storageOptionsFromEnv, type ObjectStorage } from '@curator/storage';
 import { createLogger, createMetrics } from '@curator/telemetry';
-import { testEnvironment, type TestEnvironment } from '@curator/testkit';
+import { testEnvironment, waitFor, type TestEnvironment } from '@curator/testkit';
 import { buildGateway, createJobQueues, type Gateway } from '../src/index.ts';
 
 let t: TestEnvironment;
@@ -160,8 +160,9 @@ test('a client that reconnects with Last-Event-ID gets what it missed, and alway
   const stream = await openStream(`/jobs/${id}/events`);
   const seen = await stream.next();
   stream.close();
-  // While it is away the job moves on and ends.
+  // While it is away the job moves on and ends (the worker records the failure after the stage throws).
   (await step('resumed')).fail();
+  await waitFor(() => queues.get(id), (job) => job?.status === 'failed', 'the job failed');
   const again = await openStream(`/jobs/${id}/events`, { 'last-event-id': seen.id! });
   const final = await again.next();
   assert.equal(final.event, 'failed');
