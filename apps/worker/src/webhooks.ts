@@ -105,7 +105,8 @@ export async function startWorkerWebhooks(deps: { env: Env; storage: ObjectStora
     hooks: {
       jobStarted: ({ id }) => outbox.jobStarted(id),
       jobProgressed: ({ id }) => outbox.jobProgressed(id),
-      jobSettled: ({ id, outcome }) => (unfinished.has(outcome) ? outbox.jobLeft(id) : void outbox.jobFinished(id)),
+      // Awaited by the runtime: the completed message is booked before the job is recorded as finished.
+      jobSettled: ({ id, outcome }) => (unfinished.has(outcome) ? outbox.jobLeft(id) : outbox.jobFinished(id)),
     },
     async close() {
       await delivery?.close();
@@ -117,10 +118,15 @@ export async function startWorkerWebhooks(deps: { env: Env; storage: ObjectStora
 
 /** Several hook sets as one: each event goes to every set that listens, in order. */
 export function combineHooks(...sets: RuntimeHooks[]): RuntimeHooks {
-  const combined: Record<string, (arg: unknown) => void> = {};
+  type Hook = (arg: unknown) => void | Promise<void>;
+  const combined: Record<string, Hook> = {};
   for (const name of new Set(sets.flatMap((set) => Object.keys(set)))) {
-    const handlers = sets.map((set) => (set as Record<string, ((arg: unknown) => void) | undefined>)[name]).filter((handler) => handler !== undefined);
-    combined[name] = (arg) => handlers.forEach((handler) => handler(arg));
+    const handlers = sets.map((set) => (set as Record<string, Hook | undefined>)[name]).filter((handler) => handler !== undefined);
+    // A hook the runtime awaits (jobSettled) is awaited for every handler that returns a promise.
+    combined[name] = (arg) => {
+      const pending = handlers.map((handler) => handler(arg)).filter((result) => result instanceof Promise);
+      return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
+    };
   }
   return combined as RuntimeHooks;
 }

@@ -33,7 +33,12 @@ export type AttemptOutcome = 'succeeded' | 'failed' | 'canceled' | 'retrying' | 
 
 export interface RuntimeHooks {
   jobStarted?(job: { id: string; type: JobType; pool: Pool; queueWaitSeconds: number | null }): void;
-  jobSettled?(job: { id: string; type: JobType; pool: Pool; outcome: AttemptOutcome; error: ErrorInfo | null; attempts: number; secondsSinceSubmitted: number }): void;
+  /**
+   * An attempt ended. Awaited before the queue records the end, so what it books (a webhook's
+   * `completed` message) exists before anyone can see the job finished, and survives the worker dying
+   * right after. It should not throw; a rejection is logged.
+   */
+  jobSettled?(job: { id: string; type: JobType; pool: Pool; outcome: AttemptOutcome; error: ErrorInfo | null; attempts: number; secondsSinceSubmitted: number }): void | Promise<void>;
   stageFinished?(stage: { name: string; model: string | undefined; seconds: number }): void;
   /** After each progress write of a job (at most every 200 ms while a stage reports progress). */
   jobProgressed?(job: { id: string; type: JobType; pool: Pool }): void;
@@ -246,7 +251,9 @@ export async function startJobRuntime(options: JobRuntimeOptions): Promise<JobRu
         const expiresAt = Date.now() + jobTtlSeconds(settings, data.request) * 1000;
         await scheduleRemoval(commands, settings.prefix, { pool, owner: data.owner, type, id: jobId }, expiresAt).catch((error: Error) => logger.warn({ err: error, jobId }, 'could not schedule the removal of a finished job'));
       }
-      hooks.jobSettled?.({ id: jobId, type, pool, ...settled, secondsSinceSubmitted: secondsSinceSubmitted() });
+      await Promise.resolve(hooks.jobSettled?.({ id: jobId, type, pool, ...settled, secondsSinceSubmitted: secondsSinceSubmitted() })).catch((error: Error) =>
+        logger.warn({ err: error, jobId }, 'a job-settled hook failed'),
+      );
     }
   };
 

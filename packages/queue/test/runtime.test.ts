@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CuratorError, imageParamsSchema, jobRequestSchema, type StoredJobView } from '@curator/contracts';
-import { JobQueues, startJobRuntime, type JobRuntime, type StageHandlers, type QueueSettings } from '../src/index.ts';
+import { JobQueues, startJobRuntime, type JobRuntime, type RuntimeHooks, type StageHandlers, type QueueSettings } from '../src/index.ts';
 
 const redisUrl = 'redis://127.0.0.1:6379';
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -30,9 +30,10 @@ after(async () => {
   redis.disconnect();
 });
 
-async function withRuntime<T>(handlers: StageHandlers, run: (runtime: JobRuntime) => Promise<T>): Promise<T> {
+async function withRuntime<T>(handlers: StageHandlers, run: (runtime: JobRuntime) => Promise<T>, hooks?: RuntimeHooks): Promise<T> {
   const runtime = await startJobRuntime({
     settings,
+    ...(hooks ? { hooks } : {}),
     pools: ['text', 'image'],
     handlers,
     concurrency: 2,
@@ -79,6 +80,33 @@ test('a result that does not match its contract fails the job as internal_error 
     assert.equal(view.error?.details?.[0]?.path, 'result.label');
     assert.equal(view.attempts.made, 1, 'a broken contract is not retried');
   });
+});
+
+test('an attempt is recorded as ended only once the jobSettled hook has resolved: what it books exists before the job shows finished', async () => {
+  const handlers: StageHandlers = {
+    classify: { stages: () => ['sentiment'], run: async (_request, job) => job.stage('sentiment', {}, async () => ({ value: classification })) },
+  };
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const settledJobs: string[] = [];
+  const hooks: RuntimeHooks = {
+    jobSettled: ({ id }) => {
+      settledJobs.push(id);
+      return held;
+    },
+  };
+  await withRuntime(
+    handlers,
+    async () => {
+      const id = await submit({ type: 'classify', input: { text: 'held at the end' } });
+      while (!settledJobs.includes(id)) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal((await queues.get(id))?.status, 'running', 'not finished while the hook holds it');
+      release();
+      const view = await finished(id);
+      assert.equal(view.status, 'succeeded');
+    },
+    hooks,
+  );
 });
 
 test('a child job in another pool returns its result and stages to the parent; a child that fails gives the parent its own error', async () => {
