@@ -174,8 +174,16 @@ export function createObjectStorage(options: ObjectStorageOptions): ObjectStorag
     try {
       await client.send(new CreateBucketCommand({ Bucket }));
     } catch (error) {
-      // Another process created it between our HeadBucket and CreateBucket.
+      // Another process (the gateway and a worker start together) created it between our HeadBucket and
+      // CreateBucket. Stores say so differently (AWS: BucketAlreadyOwnedByYou; MinIO, s3rver: 409
+      // BucketAlreadyExists, which on AWS means another account's), so the bucket itself decides: if we
+      // can reach it now, it is ours to use.
       if (nameOf(error) === 'BucketAlreadyOwnedByYou') return;
+      const reachable = await client.send(new HeadBucketCommand({ Bucket })).then(
+        () => true,
+        () => false,
+      );
+      if (reachable) return;
       throw storageError('CreateBucket', error);
     }
   }

@@ -50,6 +50,16 @@ describe('object storage against the embedded S3 server (it checks SigV4 signatu
     await storage.ping();
   });
 
+  test('processes starting together all get the bucket: one creates it, the others find it made (whatever the store answers them)', async () => {
+    const starting = Array.from({ length: 6 }, () => storageFor(s3.endpoint, 'curator-created-together'));
+    try {
+      await Promise.all(starting.map((each) => each.ensureBucket()));
+      await Promise.all(starting.map((each) => each.ping()));
+    } finally {
+      for (const each of starting) each.close();
+    }
+  });
+
   test('ensureBucket refuses to create when creation is off', async () => {
     const strict = storageFor(s3.endpoint, 'curator-never-created', false);
     try {
