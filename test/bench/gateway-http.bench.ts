@@ -43,6 +43,8 @@ interface Case {
   baseline?: string;
   /** Empties Redis first so every POST case starts from the same state. */
   flushFirst?: boolean;
+  /** The queue prefix its jobs go under (default: the gateway's). */
+  prefix?: string;
 }
 
 interface Result {
@@ -64,13 +66,20 @@ const cluster = await startBenchCluster({ name: 'gateway-http', ...(gatewayNodeO
 const bodyFile = join(cluster.dataDir, 'classify.json');
 writeFileSync(bodyFile, JSON.stringify(classifyBody));
 const serverVars = { ...cluster.vars, PORT: '0' };
+// The POST references enqueue under a prefix of their own: under the gateway's, its job event readers
+// (idle in those cases, but pinned to the same core) would read every job they add and slow them down.
+const referencePrefix = `${cluster.vars.QUEUE_PREFIX}-reference`;
+const referenceVars = { ...serverVars, QUEUE_PREFIX: referencePrefix };
 const bare = await startScript('bare Fastify', 'test/bench/servers/minimal.ts', ['bare'], serverVars);
-const queueAdd = await startScript('minimal Queue.add', 'test/bench/servers/minimal.ts', ['queue-add'], serverVars);
-const minimal = await startScript('minimal JobQueues', 'test/bench/servers/minimal.ts', ['queue'], serverVars);
+const queueAdd = await startScript('minimal Queue.add', 'test/bench/servers/minimal.ts', ['queue-add'], referenceVars);
+const minimalPost = await startScript('minimal JobQueues (POST)', 'test/bench/servers/minimal.ts', ['queue'], referenceVars);
+// Reads the gateway's finished jobs, so under the gateway's prefix.
+const minimal = await startScript('minimal JobQueues (GET)', 'test/bench/servers/minimal.ts', ['queue'], serverVars);
 const gateway = { ...cluster.gateway, url: cluster.gatewayUrl };
+const references = [bare, queueAdd, minimalPost, minimal];
 const pinning: string[] = [];
 if (pinned) {
-  for (const server of [gateway, bare, queueAdd, minimal]) if (!pin(server.pid, serverCpus!)) pinning.push(`${server.name} not pinned`);
+  for (const server of [gateway, ...references]) if (!pin(server.pid, serverCpus!)) pinning.push(`${server.name} not pinned`);
   if (!pin(cluster.redisPid, sideCpus!)) pinning.push('redis not pinned');
 }
 
@@ -99,8 +108,8 @@ try {
   const queueAddName = "minimal: Queue.add, no validation (the issue's reference)";
   const postCases: Case[] = [
     { name: 'bare Fastify (parse JSON, 202)', route: 'POST /jobs', server: bare, path: '/jobs', flushFirst: true },
-    { name: queueAddName, route: 'POST /jobs', server: queueAdd, path: '/jobs', flushFirst: true },
-    { name: 'minimal: JobQueues.submit, no validation', route: 'POST /jobs', server: minimal, path: '/jobs', baseline: queueAddName, flushFirst: true },
+    { name: queueAddName, route: 'POST /jobs', server: queueAdd, path: '/jobs', flushFirst: true, prefix: referencePrefix },
+    { name: 'minimal: JobQueues.submit, no validation', route: 'POST /jobs', server: minimalPost, path: '/jobs', baseline: queueAddName, flushFirst: true, prefix: referencePrefix },
     { name: 'Curator gateway', route: 'POST /jobs', server: gateway, path: '/jobs', baseline: queueAddName, flushFirst: true },
   ];
 
@@ -121,14 +130,14 @@ try {
     const commands = commandGrowth(commandsBefore, redisCommands(cluster.redis.port));
     // The load generator is one of "others" to the meter: count it apart.
     cpu.others = Math.max(0, cpu.others - figures.generatorCpuSeconds / cpu.seconds);
-    const enqueued = c.route === 'POST /jobs' && c.server !== bare ? waitingJobs(cluster.redis.port, cluster.vars.QUEUE_PREFIX!) : undefined;
+    const enqueued = c.route === 'POST /jobs' && c.server !== bare ? waitingJobs(cluster.redis.port, c.prefix ?? cluster.vars.QUEUE_PREFIX!) : undefined;
     results.push({ case: c, connections, figures, cpu, commands, rssAfter: memoryOf(c.server.pid)?.rss ?? Number.NaN, ...(enqueued === undefined ? {} : { enqueued }) });
   };
   const chosen = (c: Case) => !only || `${c.route} ${c.name}`.toLowerCase().includes(only);
   for (const connections of connectionCounts) for (const c of getCases.filter(chosen)) await measure(c, connections);
   for (const connections of connectionCounts) for (const c of postCases.filter(chosen)) await measure(c, connections);
 } finally {
-  for (const server of [bare, queueAdd, minimal]) {
+  for (const server of references) {
     server.running.child.kill('SIGTERM');
     await server.exited;
   }
