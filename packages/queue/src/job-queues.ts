@@ -221,15 +221,7 @@ export class JobQueues {
    * A submission's jobs are added in one transaction, so its first job stands for all of them.
    */
   async idempotencyKeyUsed(owner: string, key: string): Promise<boolean> {
-    return this.bounded('idempotency', async () => {
-      const id = derivedJobId(await this.saltOfIds(), owner, key, 0);
-      const pipeline = this.redis.pipeline();
-      for (const pool of pools) pipeline.hexists(this.queues[pool].toKey(id), 'data');
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error);
-      if (failed) throw failed[0];
-      return results.some(([, found]) => found === 1);
-    });
+    return this.bounded('idempotency', async () => (await this.poolHolding(derivedJobId(await this.saltOfIds(), owner, key, 0))) !== null);
   }
 
   private saltOfIds(): Promise<string> {
@@ -339,6 +331,13 @@ export class JobQueues {
     }
   }
 
+  /** The pool whose queue holds job `id`, asked of every pool at once (`EXISTS`); null when none does. */
+  private async poolHolding(id: string): Promise<Pool | null> {
+    const found = await Promise.all(pools.map((pool) => this.redis.exists(this.queues[pool].toKey(id))));
+    const index = found.indexOf(1);
+    return index < 0 ? null : pools[index]!;
+  }
+
   /**
    * A job wherever it is (`pool`: where the caller knows it is). A job stays in its pool, so once a read
    * found it the next read asks that pool alone (job and state in one round trip); a job this process has
@@ -353,10 +352,8 @@ export class JobQueues {
       if (found || pool) return found;
       this.poolOfId.delete(id);
     }
-    const found = await Promise.all(pools.map((candidate) => this.redis.exists(this.queues[candidate].toKey(id))));
-    const index = found.findIndex((exists) => exists === 1);
-    if (index < 0) return null;
-    const where = pools[index]!;
+    const where = await this.poolHolding(id);
+    if (!where) return null;
     if (this.poolOfId.size >= maxRememberedPools) this.poolOfId.delete(this.poolOfId.keys().next().value!);
     this.poolOfId.set(id, where);
     return this.jobInPool(id, where);

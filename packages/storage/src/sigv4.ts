@@ -20,10 +20,10 @@ export interface SigningTarget {
 }
 
 /** The most a SigV4 presigned URL may live (S3 refuses longer). */
-export const maxPresignSeconds = 7 * 24 * 3600;
+const maxPresignSeconds = 7 * 24 * 3600;
 
 /** encodeURIComponent plus the characters it leaves that SigV4 (RFC 3986) escapes. */
-export function escapeUri(value: string): string {
+function escapeUri(value: string): string {
   const encoded = encodeURIComponent(value);
   return reserved.test(encoded) ? encoded.replace(reservedAll, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : encoded;
 }
@@ -31,7 +31,7 @@ const reserved = /[!'()*]/;
 const reservedAll = /[!'()*]/g;
 
 /** An object key in a URL path, as S3's serializer writes a `{Key+}` label: each segment escaped, slashes kept. */
-export function keyPath(key: string): string {
+function keyPath(key: string): string {
   return key.split('/').map(escapeUri).join('/');
 }
 
